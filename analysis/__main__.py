@@ -1,0 +1,6 @@
+"""``python -m analysis``: the command-line interface."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,69 @@
+"""The command-line interface: ``python -m analysis <command> [--json]``.
+
+Every command returns a JSON-serialisable dict; with ``--json`` it is printed as one JSON
+object, otherwise as readable text.  Bad input ends with a one-line message and exit code 2,
+never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Callable
+
+from .commands import store as store_cmd
+from .store import StoreError
+from .tasks.base import DataError
+
+COMMAND_MODULES = [store_cmd]
+
+
+class UsageError(ValueError):
+    """A bad command-line value, reported without a traceback."""
+
+
+def common_options() -> argparse.ArgumentParser:
+    """Options every sub-command accepts."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    parent.add_argument("--store", default=None, help="store folder (default: $FTGEO_STORE or cache/)")
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m analysis", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    parent = common_options()
+    for module in COMMAND_MODULES:
+        module.register(sub, parent)
+    return parser
+
+
+def print_result(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result, default=str))
+        return
+    text = result.get("text")
+    if text is not None:
+        print(text)
+        return
+    for key, value in result.items():
+        print(f"{key}: {value}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], dict[str, Any]] = args.handler
+    try:
+        result = handler(args)
+    except (DataError, StoreError, UsageError, FileNotFoundError) as exc:
+        if args.json:
+            print(json.dumps({"error": str(exc)}))
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; what was stored so far is kept", file=sys.stderr)
+        return 130
+    print_result(result, args.json)
+    return 0

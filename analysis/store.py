@@ -1,0 +1,301 @@
+"""The one on-disk store: content-addressed entries written atomically, read memory-mapped.
+
+An entry is a folder ``entries/<key>/`` holding ``meta.json`` plus arrays (``.npy``, one file
+per array so a reader can map just one layer) and JSON documents.  The key hashes everything
+that determines the result (the ``spec``).  Entries are built in ``tmp/`` and renamed into
+place in one step, so a reader never sees a half-written entry and a crash leaves nothing that
+looks complete.  No pickle: ``np.load`` is always called with ``allow_pickle=False``.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from .config import store_dir
+
+META = "meta.json"
+
+
+class StoreError(RuntimeError):
+    """A store entry is missing, unreadable or malformed."""
+
+
+def canonical_json(obj: Any) -> str:
+    """Deterministic JSON (sorted keys, no whitespace) used for hashing specs."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def make_key(kind: str, spec: dict[str, Any]) -> str:
+    """The content address of a result: its kind plus a hash of everything that determines it."""
+    digest = hashlib.sha256(canonical_json({"kind": kind, "spec": spec}).encode()).hexdigest()
+    return f"{kind}-{digest[:24]}"
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file's bytes, streamed."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A complete, read-only store entry."""
+
+    key: str
+    path: Path
+    meta: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return self.meta["kind"]
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        return self.meta["spec"]
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return self.meta.get("summary", {})
+
+    def files(self) -> list[str]:
+        return sorted(p.name for p in self.path.iterdir() if p.name != META)
+
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.path.iterdir())
+
+    def array(self, name: str, mmap: bool = True) -> np.ndarray:
+        """Load ``<name>.npy``, memory-mapped read-only by default."""
+        file = self.path / f"{name}.npy"
+        try:
+            return np.load(file, mmap_mode="r" if mmap else None, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"{file}: cannot read array ({exc})") from exc
+
+    def json(self, name: str) -> Any:
+        """Load ``<name>.json``."""
+        file = self.path / f"{name}.json"
+        try:
+            return json.loads(file.read_text())
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"{file}: cannot read JSON ({exc})") from exc
+
+    def file(self, name: str) -> Path:
+        """Path of any other file in the entry (e.g. safetensors)."""
+        return self.path / name
+
+
+class EntryWriter:
+    """Builds an entry in a private temporary folder; see :meth:`Store.create`."""
+
+    def __init__(self, tmp: Path, kind: str, key: str, spec: dict[str, Any]):
+        self.path = tmp
+        self.kind = kind
+        self.key = key
+        self.spec = spec
+        self.summary: dict[str, Any] = {}
+        self._maps: list[np.memmap] = []
+
+    def new_array(self, name: str, shape: tuple[int, ...], dtype: Any) -> np.memmap:
+        """A writable memory-mapped ``.npy`` to fill in place (bounded memory for large arrays)."""
+        arr = np.lib.format.open_memmap(self.path / f"{name}.npy", mode="w+", dtype=dtype, shape=shape)
+        self._maps.append(arr)
+        return arr
+
+    def save_array(self, name: str, array: np.ndarray) -> None:
+        np.save(self.path / f"{name}.npy", np.asarray(array), allow_pickle=False)
+
+    def save_json(self, name: str, obj: Any) -> None:
+        (self.path / f"{name}.json").write_text(json.dumps(obj, indent=1, default=_json_default))
+
+    def file(self, name: str) -> Path:
+        """Path inside the entry for any other file (e.g. safetensors written by a library)."""
+        return self.path / name
+
+    def _finish(self) -> None:
+        for arr in self._maps:
+            arr.flush()
+        self._maps.clear()
+        meta = {
+            "key": self.key,
+            "kind": self.kind,
+            "spec": self.spec,
+            "summary": self.summary,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        (self.path / META).write_text(json.dumps(meta, indent=1, default=_json_default))
+        for p in self.path.iterdir():
+            with open(p, "rb") as f:
+                os.fsync(f.fileno())
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+class Store:
+    """The content-addressed store rooted at ``root`` (default: :func:`analysis.config.store_dir`)."""
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = store_dir(root)
+        self.entries = self.root / "entries"
+        self.tmp = self.root / "tmp"
+        self.locks = self.root / "locks"
+        self.work = self.root / "work"
+        self.downloads = self.root / "downloads"
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.root)!r})"
+
+    def _ensure(self) -> None:
+        for d in (self.entries, self.tmp, self.locks):
+            d.mkdir(parents=True, exist_ok=True)
+
+    def has(self, key: str) -> bool:
+        return (self.entries / key / META).is_file()
+
+    def get(self, key: str) -> Entry | None:
+        """The entry stored under ``key``, or ``None`` if there is none."""
+        path = self.entries / key
+        if not (path / META).is_file():
+            return None
+        try:
+            meta = json.loads((path / META).read_text())
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"{path / META}: unreadable store entry ({exc})") from exc
+        return Entry(key=key, path=path, meta=meta)
+
+    def __getitem__(self, key: str) -> Entry:
+        entry = self.get(key)
+        if entry is None:
+            raise StoreError(f"no entry {key!r} in store {self.root}")
+        return entry
+
+    def ls(self, kind: str | None = None) -> list[Entry]:
+        """Every readable entry (optionally of one kind), oldest first; unreadable ones are skipped."""
+        if not self.entries.is_dir():
+            return []
+        out = []
+        for path in self.entries.iterdir():
+            if kind is not None and not path.name.startswith(f"{kind}-"):
+                continue
+            try:
+                entry = self.get(path.name)
+            except StoreError:
+                continue
+            if entry is not None:
+                out.append(entry)
+        return sorted(out, key=lambda e: (e.meta.get("created", ""), e.key))
+
+    def broken(self) -> list[Path]:
+        """Entry folders whose metadata cannot be read."""
+        if not self.entries.is_dir():
+            return []
+        bad = []
+        for path in self.entries.iterdir():
+            try:
+                self.get(path.name)
+            except StoreError:
+                bad.append(path)
+        return bad
+
+    def find(self, kind: str, **match: Any) -> list[Entry]:
+        """Entries of ``kind`` whose spec has all the given key/value pairs."""
+        return [e for e in self.ls(kind) if all(e.spec.get(k) == v for k, v in match.items())]
+
+    @contextlib.contextmanager
+    def create(self, kind: str, spec: dict[str, Any]) -> Iterator[EntryWriter]:
+        """Write a new entry atomically.
+
+        Yields an :class:`EntryWriter` on a private temporary folder.  On normal exit the
+        metadata is written last and the folder is renamed to ``entries/<key>`` in one step; if
+        another process finished the same key first, its entry is kept and ours discarded.  On
+        an exception the temporary folder is removed and nothing is stored.
+        """
+        self._ensure()
+        key = make_key(kind, spec)
+        tmp = self.tmp / f"{key}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
+        writer = EntryWriter(tmp, kind, key, spec)
+        try:
+            yield writer
+            writer._finish()
+            try:
+                os.rename(tmp, self.entries / key)
+            except OSError:
+                if not self.has(key):
+                    raise
+                shutil.rmtree(tmp, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def delete(self, key: str) -> None:
+        """Remove an entry; readers never see it half-deleted (it is renamed away first)."""
+        path = self.entries / key
+        if not path.exists():
+            raise StoreError(f"no entry {key!r} in store {self.root}")
+        self._ensure()
+        doomed = self.tmp / f"deleted.{key}.{uuid.uuid4().hex[:8]}"
+        os.rename(path, doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def lock(self, name: str) -> Iterator[None]:
+        """An exclusive inter-process lock, so two processes do not compute the same thing at once."""
+        self._ensure()
+        with open(self.locks / f"{name}.lock", "w") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    def clean_tmp(self) -> int:
+        """Remove temporary folders left by processes that no longer run; returns how many."""
+        if not self.tmp.is_dir():
+            return 0
+        removed = 0
+        for path in self.tmp.iterdir():
+            parts = path.name.split(".")
+            pid = int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
+            if pid is not None and _alive(pid):
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+        return removed
+
+    def work_dir(self, name: str) -> Path:
+        """A mutable scratch folder for resumable work (e.g. training checkpoints)."""
+        path = self.work / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
