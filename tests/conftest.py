@@ -21,3 +21,25 @@ def shared_data() -> Path:
 @pytest.fixture()
 def store(tmp_path: Path) -> Store:
     return Store(tmp_path / "store")
+
+
+def build_tiny_bert(folder: Path, *, layers: int = 2, hidden: int = 32, max_positions: int = 64, seed: int = 0) -> Path:
+    """Save a tiny randomly initialised BERT with the bundled MiniLM vocabulary into ``folder``."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from analysis.models import default_model_path
+
+    torch.manual_seed(seed)
+    tokenizer = AutoTokenizer.from_pretrained(default_model_path())
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers,
+                        num_attention_heads=2, intermediate_size=2 * hidden, max_position_embeddings=max_positions)
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer, 32-dim random BERT with a 64-position window (so long sentences get windowed)."""
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
