@@ -1,0 +1,97 @@
+"""The MLP probe: dev split, grid search, seeds; on synthetic blobs and on real UPOS tags."""
+from __future__ import annotations
+
+import zlib
+
+import conllu
+import numpy as np
+import pytest
+
+from analysis.probes import dev_split, mlp_probe
+
+SMALL = dict(hidden_sizes=(8, 32), seeds=(0, 1), max_epochs=30, batch_size=32)
+
+
+def blobs(n: int, seed: int, n_labels: int = 4, d: int = 10):
+    """Gaussian clusters with unbalanced labels, far from standardised."""
+    rng = np.random.default_rng(seed)
+    y = rng.choice(n_labels, size=n, p=[0.4, 0.3, 0.2, 0.1][:n_labels])
+    centres = np.random.default_rng(99).normal(size=(n_labels, d)) * 2
+    X = (centres[y] + rng.normal(size=(n, d))) * np.linspace(0.01, 100, d) + 50
+    return X, y
+
+
+def test_dev_split_is_stratified_disjoint_and_keeps_single_examples_for_fitting():
+    y = np.array([0] * 60 + [1] * 30 + [2] * 9 + [3])
+    fit, dev = dev_split(y, 0.1, seed=0)
+    assert len(dev) == 10
+    assert np.intersect1d(fit, dev).size == 0
+    assert np.union1d(fit, dev).tolist() == list(range(100))
+    assert np.bincount(y[dev], minlength=4).tolist() == [6, 3, 1, 0]
+    assert 99 in fit
+    again = dev_split(y, 0.1, seed=0)
+    assert all(np.array_equal(a, b) for a, b in zip((fit, dev), again))
+    assert not np.array_equal(dev, dev_split(y, 0.1, seed=1)[1])
+
+
+def test_dev_split_falls_back_to_random_when_labels_outnumber_dev_rows():
+    y = np.repeat(np.arange(20), 3)
+    fit, dev = dev_split(y, 0.1, seed=0)
+    assert len(dev) == 6 and len(fit) == 54
+    with pytest.raises(ValueError):
+        dev_split(y, 0.0, seed=0)
+
+
+def test_probe_beats_the_majority_baseline_and_picks_a_size_from_the_grid():
+    X, y = blobs(600, seed=0)
+    X_test, y_test = blobs(300, seed=1)
+    result = mlp_probe(X, y, X_test, y_test, **SMALL)
+    assert result.best_size in {(8, 8), (8, 32), (32, 8), (32, 32)}
+    assert list(result.grid.columns) == ["hidden1", "hidden2", "dev_accuracy", "epochs"]
+    assert len(result.grid) == 4
+    best_row = result.grid.set_index(["hidden1", "hidden2"]).loc[result.best_size]
+    assert best_row["dev_accuracy"] == result.grid["dev_accuracy"].max()
+    assert list(result.runs.columns) == ["seed", "dev_accuracy", "test_accuracy", "epochs"]
+    assert result.runs["seed"].tolist() == [0, 1]
+    assert result.majority_accuracy == pytest.approx(np.mean(y_test == 0))
+    assert result.mean > result.majority_accuracy + 0.3
+    assert result.mean == pytest.approx(result.runs["test_accuracy"].mean())
+    assert result.std == pytest.approx(result.runs["test_accuracy"].std(ddof=1))
+    assert (result.runs["epochs"] <= 30).all()
+
+
+def test_probe_is_deterministic_for_fixed_seeds():
+    X, y = blobs(300, seed=2)
+    X_test, y_test = blobs(100, seed=3)
+    settings = dict(hidden_sizes=(8,), seeds=(3, 4), max_epochs=10, patience=2, batch_size=32)
+    first, again = mlp_probe(X, y, X_test, y_test, **settings), mlp_probe(X, y, X_test, y_test, **settings)
+    assert first.runs.equals(again.runs)
+    assert first.grid.equals(again.grid)
+
+
+def suffix_features(path, start: int, stop: int):
+    """UPOS tags of sentences [start, stop) and a 64-dim hashed one-hot of each word's suffixes."""
+    with open(path, encoding="utf-8") as f:
+        sentences = conllu.parse(f.read())[start:stop]
+    tokens = [t for s in sentences for t in s if isinstance(t["id"], int)]
+    X = np.zeros((len(tokens), 64), dtype=np.float32)
+    for i, token in enumerate(tokens):
+        word = token["form"].lower()
+        for suffix in (word[-1:], word[-2:], word[-3:], word):
+            X[i, zlib.crc32(suffix.encode()) % 64] = 1
+    return X, [t["upos"] for t in tokens]
+
+
+def test_probe_tags_real_words_from_their_suffixes(shared_data):
+    path = shared_data / "ud_partut" / "en_partut-ud-dev.conllu"
+    X_train, tags_train = suffix_features(path, 0, 110)
+    X_test, tags_test = suffix_features(path, 110, 156)
+    names = sorted(set(tags_train) | set(tags_test))
+    y_train = np.array([names.index(t) for t in tags_train])
+    y_test = np.array([names.index(t) for t in tags_test])
+    result = mlp_probe(
+        X_train, y_train, X_test, y_test, hidden_sizes=(32, 64), seeds=(0, 1), max_epochs=40, batch_size=32
+    )
+    assert result.best_size in {(32, 32), (32, 64), (64, 32), (64, 64)}
+    assert result.majority_accuracy < 0.3
+    assert result.mean > result.majority_accuracy + 0.25
