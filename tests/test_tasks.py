@@ -288,6 +288,10 @@ def test_unknown_relation_and_bad_head(tmp_path):
     data = load_task("dep", "test", options={"files": {"test": path}})
     defects = {s.line: s.reason for s in data.skipped if not s.reason.startswith("root")}
     assert "unknown relation 'foo:bar'" in defects[5] and "outside the sentence" in defects[6]
+    with pytest.raises(DataError, match="itself or outside") as err:
+        load_task("dep", "test", options={"files": {"test": write(tmp_path / "loop.conllu", GOOD.replace(
+            "\t1\tobl", "\t2\tobl"))}, "strict": True})
+    assert err.value.line == 2
 
 
 @pytest.mark.parametrize("name,file,text,line,problem", [

@@ -72,7 +72,7 @@ def build(path: Path, builder: Builder, field: str) -> None:
         line = starts[i] if i < len(starts) else 1
         try:
             _sentence(sent, path, line, builder, field)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, DataError):
                 raise
             builder.defect(path, line, f"malformed STREUSLE sentence #{i + 1} "

@@ -114,9 +114,9 @@ def build_dep(path: Path, builder: Builder, subtypes: bool) -> None:
             elif w.head == 0 or w.deprel == "root":
                 builder.defect(path, w.line, f"head {w.head} with relation {w.deprel!r}: only the "
                                              f"root has head 0")
-            elif not 1 <= w.head <= len(words):
-                builder.defect(path, w.line, f"head {w.head} is outside the sentence "
-                                             f"(words 1-{len(words)})")
+            elif not 1 <= w.head <= len(words) or w.head == i + 1:
+                builder.defect(path, w.line, f"head {w.head} of word {i + 1} is itself or outside "
+                                             f"the sentence (words 1-{len(words)})")
             elif (universal := w.deprel.split(":")[0]) not in UNIVERSAL_RELATIONS:
                 builder.defect(path, w.line, f"unknown relation {w.deprel!r} (not one of the 37 "
                                              f"UD v2 universal relations)")
