@@ -1,0 +1,254 @@
+"""Plotly figures of the dashboard, built from the tables the analyses return; no Streamlit here.
+
+Every builder takes a tidy DataFrame (plus the label → colour map of :mod:`analysis.colors`) and
+returns a ``go.Figure``; :func:`style` sizes any of them for the screen or for a projector.
+"""
+from __future__ import annotations
+
+from typing import Literal, Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from .colors import STATE_COLORS, nth_color
+
+FONT = "Inter, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif"
+HOVER = "<b>%{customdata[0]}</b> · %{customdata[1]}<br>%{customdata[2]}<extra></extra>"
+
+
+def style(fig: go.Figure, presentation: bool = False, height: int | None = None) -> go.Figure:
+    """A clean white look; larger type and lines in presentation mode."""
+    size = 20 if presentation else 13
+    fig.update_layout(
+        template="plotly_white", font={"family": FONT, "size": size},
+        title={"font": {"size": size + 4}, "x": 0, "xanchor": "left"},
+        legend={"font": {"size": size - 1}}, hoverlabel={"font": {"size": size}},
+        margin={"l": 10, "r": 10, "t": 60 if fig.layout.title.text else 20, "b": 10},
+        height=height or (640 if presentation else 480),
+    )
+    return fig
+
+
+def export_config(filename: str, fmt: Literal["png", "svg"] = "png", scale: int = 3) -> dict:
+    """Plotly's own export (the modebar camera) as PNG or SVG under a meaningful file name."""
+    return {"displaylogo": False, "toImageButtonOptions": {"format": fmt, "filename": filename, "scale": scale}}
+
+
+def project(X: np.ndarray, method: Literal["pca", "umap"] = "pca", dims: int = 2, seed: int = 0) -> np.ndarray:
+    """Every row of X in ``dims`` dimensions (PCA, or UMAP when installed); float32, no sampling."""
+    X = np.asarray(X, dtype=np.float32)
+    dims = min(dims, *X.shape)
+    if method == "pca":
+        from sklearn.decomposition import PCA
+
+        return PCA(n_components=dims, random_state=seed).fit_transform(X).astype(np.float32)
+    if method == "umap":
+        import umap
+
+        return umap.UMAP(n_components=dims, random_state=seed).fit_transform(X).astype(np.float32)
+    raise ValueError(f"unknown projection {method!r}; use 'pca' or 'umap'")
+
+
+def _marker_size(n: int) -> int:
+    return 7 if n < 2_000 else 4 if n < 20_000 else 3
+
+
+def embedding_figure(points: pd.DataFrame, colors: dict[str, str], color_by: str = "label",
+                     title: str = "") -> go.Figure:
+    """Scatter of projected targets (WebGL), one trace per label or cluster, hover = word in its sentence.
+
+    ``points`` has x, y[, z], label, word, context and optionally cluster; every row is drawn.
+    """
+    three_d = "z" in points
+    fig = go.Figure()
+    size = _marker_size(len(points))
+    groups = points.groupby(color_by, sort=False) if color_by in points else [("all", points)]
+    order = {name: i for i, name in enumerate(colors)}
+    for name, part in sorted(groups, key=lambda g: (order.get(g[0], len(order)), str(g[0]))):
+        color = colors.get(name) or nth_color(int(name) if str(name).isdigit() else len(order))
+        custom = part[["word", "label", "context"]].to_numpy()
+        marker = {"size": size if not three_d else max(2, size - 2), "color": color, "opacity": 0.75}
+        common = {"name": str(name), "mode": "markers", "marker": marker, "customdata": custom,
+                  "hovertemplate": HOVER}
+        if three_d:
+            fig.add_trace(go.Scatter3d(x=part["x"], y=part["y"], z=part["z"], **common))
+        else:
+            fig.add_trace(go.Scattergl(x=part["x"], y=part["y"], **common))
+    fig.update_layout(title=title, legend={"itemsizing": "constant", "title": color_by})
+    if not three_d:
+        fig.update_xaxes(title="component 1", zeroline=False)
+        fig.update_yaxes(title="component 2", zeroline=False)
+    return fig
+
+
+def shared_ranges(figures: Sequence[go.Figure], points: Sequence[pd.DataFrame], pad: float = 0.04) -> None:
+    """Give side-by-side scatter figures the same x/y ranges, computed from all their points."""
+    both = pd.concat([p[["x", "y"]] for p in points])
+    for axis in ("x", "y"):
+        lo, hi = float(both[axis].min()), float(both[axis].max())
+        margin = (hi - lo) * pad or 1.0
+        for fig in figures:
+            fig.update_layout({f"{axis}axis": {"range": [lo - margin, hi + margin]}})
+
+
+def linearity_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
+    """#clusters per layer, original vs fine-tuned; the #labels line marks linear separability.
+
+    ``table`` has layer, n_labels, n_clusters_original and/or n_clusters_fine_tuned.
+    """
+    fig = go.Figure()
+    for state, column in (("original", "n_clusters_original"), ("fine-tuned", "n_clusters_fine_tuned")):
+        if column in table and table[column].notna().any():
+            fig.add_trace(go.Scatter(x=table["layer"], y=table[column].astype(float), name=state,
+                                     mode="lines+markers", line={"color": STATE_COLORS[state], "width": 3}))
+    n_labels = float(table["n_labels"].dropna().iloc[0]) if table["n_labels"].notna().any() else None
+    if n_labels is not None:
+        fig.add_hline(y=n_labels, line={"dash": "dash", "color": "#2ca02c"},
+                      annotation_text=f"linear: #clusters = #labels ({n_labels:.0f})",
+                      annotation_position="top left")
+    fig.update_layout(title=title, xaxis_title="layer", yaxis_title="#clusters (DirectProbe)")
+    fig.update_xaxes(dtick=1)
+    return fig
+
+
+def min_distance_figure(dynamics: pd.DataFrame, colors: dict[str, str], labels: Sequence[str] | None = None,
+                        title: str = "") -> go.Figure:
+    """Each label's minimum distance to the other labels over fine-tuning updates (step, label, min_distance)."""
+    fig = go.Figure()
+    chosen = list(labels) if labels is not None else list(dict.fromkeys(dynamics["label"]))
+    for label in chosen:
+        part = dynamics[dynamics["label"] == label].sort_values("step")
+        fig.add_trace(go.Scatter(x=part["step"], y=part["min_distance"], name=label, mode="lines+markers",
+                                 line={"color": colors.get(label), "width": 2.5}, marker={"size": 6}))
+    fig.update_layout(title=title, xaxis_title="fine-tuning update", yaxis_title="minimum distance to another label")
+    return fig
+
+
+def distance_heatmap(D: np.ndarray, label_names: Sequence[str], title: str = "",
+                     zmax: float | None = None) -> go.Figure:
+    """Label × label distance matrix (DirectProbe's minimum distances between label clusters)."""
+    fig = go.Figure(go.Heatmap(z=np.asarray(D, dtype=float), x=list(label_names), y=list(label_names),
+                               colorscale="Viridis", zmin=0, zmax=zmax, colorbar={"title": "distance"},
+                               hovertemplate="%{y} ↔ %{x}: %{z:.3f}<extra></extra>"))
+    fig.update_layout(title=title)
+    fig.update_yaxes(autorange="reversed", scaleanchor="x")
+    return fig
+
+
+def centroid_paths_figure(points: pd.DataFrame, colors: dict[str, str], upto: int | None = None,
+                          title: str = "") -> go.Figure:
+    """PCA paths of label centroids over updates (step, label, pc1, pc2), a circle at each start.
+
+    With ``upto``, paths stop at that step (a slider over snapshots); axes keep the full extent.
+    """
+    fig = go.Figure()
+    shown = points if upto is None else points[points["step"] <= upto]
+    for label, part in shown.groupby("label", sort=False):
+        part = part.sort_values("step")
+        color = colors.get(label)
+        fig.add_trace(go.Scatter(x=part["pc1"], y=part["pc2"], mode="lines+markers", name=str(label),
+                                 line={"color": color, "width": 2}, marker={"size": 5, "color": color},
+                                 customdata=part[["step"]].to_numpy(),
+                                 hovertemplate=f"{label}<br>step %{{customdata[0]}}<extra></extra>"))
+        start = part.iloc[:1]
+        fig.add_trace(go.Scatter(x=start["pc1"], y=start["pc2"], mode="markers", showlegend=False,
+                                 marker={"size": 13, "color": "white", "line": {"color": color, "width": 3}},
+                                 hovertemplate=f"{label}: start<extra></extra>"))
+    _fix_ranges(fig, points["pc1"], points["pc2"])
+    fig.update_layout(title=title, xaxis_title="PC 1", yaxis_title="PC 2")
+    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    return fig
+
+
+def _fix_ranges(fig: go.Figure, x: pd.Series, y: pd.Series, pad: float = 0.06) -> None:
+    for axis, values in (("x", x), ("y", y)):
+        lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
+        margin = (hi - lo) * pad or 1.0
+        fig.update_layout({f"{axis}axis": {"range": [lo - margin, hi + margin]}})
+
+
+def shift_figure(points: pd.DataFrame, colors: dict[str, str], title: str = "") -> go.Figure:
+    """Difference vectors (fine-tuned − original centroid) in PCA space, as arrows from the origin."""
+    fig = go.Figure()
+    for row in points.dropna(subset=["pc1", "pc2"]).itertuples():
+        color = colors.get(row.label)
+        fig.add_trace(go.Scatter(x=[0, row.pc1], y=[0, row.pc2], mode="lines+markers+text", name=row.label,
+                                 text=["", row.label], textposition="top center",
+                                 line={"color": color, "width": 2}, marker={"size": [0, 9], "color": color},
+                                 hovertemplate=f"{row.label}: |shift| = {row.shift_norm:.3f}<extra></extra>"))
+    fig.update_layout(title=title, xaxis_title="PC 1 of centroid shifts", yaxis_title="PC 2", showlegend=False)
+    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    return fig
+
+
+METRIC_NAMES = {"spatial": "spatial similarity", "cka": "linear CKA", "rsa": "centroid RSA"}
+
+
+def layer_heatmap(table: pd.DataFrame, metric: str, title: str = "") -> go.Figure:
+    """Layer × update similarity to the original layer (step, layer, metric, value), one metric."""
+    wide = table[table["metric"] == metric].pivot(index="layer", columns="step", values="value").sort_index()
+    fig = go.Figure(go.Heatmap(z=wide.to_numpy(dtype=float), x=[str(c) for c in wide.columns], y=wide.index,
+                               colorscale="RdBu", zmin=-1 if metric == "spatial" else 0, zmax=1,
+                               colorbar={"title": METRIC_NAMES.get(metric, metric)},
+                               hovertemplate="layer %{y}, step %{x}: %{z:.3f}<extra></extra>"))
+    fig.update_layout(title=title, xaxis_title="fine-tuning update", yaxis_title="layer")
+    fig.update_yaxes(dtick=1)
+    return fig
+
+
+def layer_lines(table: pd.DataFrame, metric: str, title: str = "") -> go.Figure:
+    """One line per layer: similarity to the original layer over updates."""
+    fig = go.Figure()
+    part = table[table["metric"] == metric]
+    layers = sorted(part["layer"].unique())
+    for i, layer in enumerate(layers):
+        rows = part[part["layer"] == layer].sort_values("step")
+        shade = 0.15 + 0.85 * i / max(1, len(layers) - 1)
+        fig.add_trace(go.Scatter(x=rows["step"], y=rows["value"], name=f"layer {layer}", mode="lines",
+                                 line={"color": f"rgba(31, 119, 180, {shade:.2f})", "width": 2.5}))
+    fig.update_layout(title=title, xaxis_title="fine-tuning update",
+                      yaxis_title=f"{METRIC_NAMES.get(metric, metric)} to the original layer")
+    return fig
+
+
+def probe_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
+    """Probe accuracy per layer with error bars, original vs fine-tuned (layer, model_state, mean, std)."""
+    fig = go.Figure()
+    for state, part in table.groupby("model_state", sort=False):
+        part = part.sort_values("layer")
+        fig.add_trace(go.Scatter(x=part["layer"], y=part["mean"], name=state, mode="lines+markers",
+                                 error_y={"type": "data", "array": part["std"].fillna(0), "visible": True},
+                                 line={"color": STATE_COLORS.get(state), "width": 3}))
+    if "majority_accuracy" in table and table["majority_accuracy"].notna().any():
+        fig.add_hline(y=float(table["majority_accuracy"].max()), line={"dash": "dot", "color": "#999"},
+                      annotation_text="majority class", annotation_position="bottom right")
+    fig.update_layout(title=title, xaxis_title="layer", yaxis_title="probe accuracy (test)")
+    fig.update_xaxes(dtick=1)
+    return fig
+
+
+def cross_task_figure(table: pd.DataFrame, value: str = "mean_change", title: str = "") -> go.Figure:
+    """Task × task matrix: rows = task fine-tuned on, columns = task analysed."""
+    wide = table.pivot(index="fine_tuned_on", columns="analysed_task", values=value)
+    z = wide.to_numpy(dtype=float)
+    bound = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
+    fig = go.Figure(go.Heatmap(z=z, x=list(wide.columns), y=list(wide.index), colorscale="RdBu", zmid=0,
+                               zmin=-bound, zmax=bound, text=np.round(z, 3), texttemplate="%{text}",
+                               colorbar={"title": value.replace("_", " ")},
+                               hovertemplate="fine-tuned on %{y}, analysed %{x}: %{z:.3f}<extra></extra>"))
+    fig.update_layout(title=title, xaxis_title="analysed task", yaxis_title="fine-tuned on")
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def seeds_figure(table: pd.DataFrame, group: str, title: str = "", y_title: str = "") -> go.Figure:
+    """Mean with a bootstrap interval per group (``group``, mean, ci_low, ci_high), e.g. per recipe."""
+    table = table.sort_values(group)
+    fig = go.Figure(go.Scatter(
+        x=table[group].astype(str), y=table["mean"], mode="markers",
+        marker={"size": 14, "color": [nth_color(i) for i in range(len(table))]},
+        error_y={"type": "data", "symmetric": False, "array": table["ci_high"] - table["mean"],
+                 "arrayminus": table["mean"] - table["ci_low"], "thickness": 2, "width": 8}))
+    fig.update_layout(title=title, xaxis_title=group.replace("_", " "), yaxis_title=y_title, showlegend=False)
+    return fig

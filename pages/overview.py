@@ -1,0 +1,41 @@
+"""Overview: every stored study with its summary, what is computed and what is missing; a welcome when empty."""
+import streamlit as st
+
+import ui
+from analysis.config import DEFAULT_MODEL
+from analysis.jobs import list_jobs
+
+FIRST_STUDY = ["embed", "--task", "trec-6", "--split", "test"]
+
+store = ui.store()
+st.title("How fine-tuning changes BERT's representation geometry")
+table = ui.studies(str(store.root))
+running = [j for j in list_jobs(store) if j.active]
+if running:
+    st.info(f"{len(running)} job(s) running: {', '.join(j.name for j in running)} — see **Runs**.",
+            icon=":material/hourglass_top:")
+
+if table.empty:
+    st.subheader("Welcome")
+    st.markdown(
+        "This dashboard shows how fine-tuning moves the labels of a probing task apart inside a BERT-family "
+        "encoder, layer by layer and update by update (Zhou & Srikumar, ACL 2022, built on DirectProbe).\n\n"
+        f"The store at `{store.root}` is empty. Start with a first study using the offline default model "
+        f"**{DEFAULT_MODEL}** on the TREC-6 question classification test set — it runs in the background and "
+        "takes about a minute on a laptop CPU; results appear here when it is done.")
+    if st.button("Compute a first study", type="primary", icon=":material/rocket_launch:", disabled=bool(running)):
+        ui.start_job(FIRST_STUDY, f"first study: {DEFAULT_MODEL} trec-6/test")
+        st.rerun()
+    st.markdown("Or from a terminal: `python -m analysis embed --task trec-6 --split test`. "
+                "Other models, tasks and fine-tuning runs can be started from **Runs**.")
+else:
+    st.subheader(f"Stored studies ({len(table)})")
+    st.dataframe(table, hide_index=True, width="stretch", column_config={
+        "n_labels": st.column_config.NumberColumn("labels"), "n_targets": st.column_config.NumberColumn("targets"),
+        "n_layers": st.column_config.NumberColumn("layers"), "dim": st.column_config.NumberColumn("dim")})
+    with st.expander("Every store entry"):
+        st.dataframe(ui.entry_table(str(store.root)), hide_index=True, width="stretch")
+
+for path in store.broken():
+    st.warning(f"Unreadable store entry `{path.name}`: its metadata is missing or corrupt. It is ignored; "
+               f"remove it with `python -m analysis store rm {path.name}`.", icon=":material/warning:")

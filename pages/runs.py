@@ -1,0 +1,94 @@
+"""Runs: start extraction, DirectProbe, fine-tuning or a whole study in the background; live progress, logs, cancel."""
+import shlex
+import time
+
+import streamlit as st
+
+import ui
+from analysis import jobs
+from analysis.config import DEFAULT_MODEL
+from analysis.tasks import TASKS, task_splits
+
+store = ui.store()
+st.title("Runs")
+st.caption("Jobs run as separate processes: they keep going when this page is closed, and never block other "
+           "sessions. Results land in the store and appear on the other pages when done.")
+
+available = ui.cli_commands()
+known_models = sorted({DEFAULT_MODEL, *ui.studies(str(store.root))["model"]})
+
+
+def study_fields(prefix: str) -> tuple[str, str]:
+    left, right = st.columns(2)
+    model = left.selectbox("Model (name, local folder or hub id)", known_models, key=f"{prefix}-model",
+                           accept_new_options=True)
+    task = right.selectbox("Task", [t for t in TASKS if t != "custom"], key=f"{prefix}-task")
+    return model, task
+
+
+def start_button(command: str, args: list[str], name: str, key: str) -> None:
+    if command not in available:
+        st.caption(f"`python -m analysis {command}` is not available in this version yet.")
+        return
+    st.code(f"python -m analysis {shlex.join(args)}", language="bash")
+    if st.button("Start", key=key, type="primary", icon=":material/play_arrow:"):
+        ui.start_job(args, name)
+
+
+tabs = st.tabs(["Representations", "DirectProbe", "Fine-tuning", "Whole study", "Any command"])
+with tabs[0]:
+    model, task = study_fields("embed")
+    split = st.radio("Split", task_splits(task), horizontal=True, key="embed-split")
+    start_button("embed", ["embed", "--model", model, "--task", task, "--split", split],
+                 f"embed {model} {task}/{split}", "start-embed")
+with tabs[1]:
+    model, task = study_fields("dp")
+    start_button("directprobe", ["directprobe", "--model", model, "--task", task],
+                 f"directprobe {model} {task}", "start-dp")
+with tabs[2]:
+    model, task = study_fields("ft")
+    seed = st.number_input("Seed", 0, 10_000, 0, key="ft-seed")
+    start_button("finetune", ["finetune", "--model", model, "--task", task, "--seed", str(seed)],
+                 f"finetune {model} {task} seed {seed}", "start-ft")
+with tabs[3]:
+    model, task = study_fields("study")
+    start_button("study", ["study", "--model", model, "--task", task], f"study {model} {task}", "start-study")
+with tabs[4]:
+    line = st.text_input("Arguments after `python -m analysis`", placeholder="embed --task pos --split dev")
+    args = shlex.split(line) if line.strip() else []
+    if args and args[0] not in available:
+        st.warning(f"Unknown command `{args[0]}`; available: {', '.join(sorted(available))}.")
+    elif args:
+        start_button(args[0], args, " ".join(args[:5]), "start-any")
+
+
+def show_job(job: jobs.Job) -> None:
+    icon = {"running": "⏳", "done": "✅", "failed": "❌", "cancelled": "⏹️", "lost": "⚠️"}[job.state]
+    with st.container(border=True):
+        head, button = st.columns([6, 1])
+        started = time.strftime("%H:%M:%S", time.localtime(job.created))
+        head.markdown(f"{icon} **{job.name}** · {job.state} · started {started} · {job.seconds():.0f} s")
+        if job.active:
+            fraction = job.progress()
+            st.progress(fraction or 0.0, text=f"{fraction:.0%}" if fraction is not None else "working…")
+            button.button("Cancel", key=f"cancel-{job.id}", on_click=jobs.cancel, args=(store, job.id),
+                          icon=":material/stop:")
+        elif job.state == "lost":
+            st.caption("The process ended without recording how (killed, or the machine restarted).")
+        with st.expander("Log", expanded=job.active or job.state == "failed"):
+            st.code(job.log_tail() or "(no output yet)", language=None)
+
+
+def job_list(polling: bool) -> None:
+    all_jobs = jobs.list_jobs(store)
+    if polling and not any(j.active for j in all_jobs):
+        st.rerun()  # the last job ended: redraw the whole page (and stop polling)
+    if not all_jobs:
+        st.caption("No jobs yet.")
+    for job in all_jobs[:20]:
+        show_job(job)
+
+
+st.subheader("Jobs")
+active = any(j.active for j in jobs.list_jobs(store))
+st.fragment(job_list, run_every=2 if active else None)(active)

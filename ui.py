@@ -1,0 +1,252 @@
+"""Streamlit glue shared by every page: the store, the URL-synced sidebar, presentation mode, figure display.
+
+Pages stay thin: they read a :class:`Selection`, call ``analysis`` through the cached wrappers
+here and hand the resulting figures to :func:`show_figure`.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from analysis import catalog, figures, jobs
+from analysis.colors import label_colors
+from analysis.store import Entry, Store
+
+log = logging.getLogger("dashboard")
+
+PRESENT = "present"
+EXPORT = "export"
+REPORT = "report_items"
+NO_RUN = "pre-trained"
+
+
+# ---------------------------------------------------------------- store access (cached)
+
+@st.cache_resource
+def store() -> Store:
+    """The store the dashboard reads ($FTGEO_STORE or cache/), one per server process."""
+    return Store()
+
+
+@st.cache_data(ttl=3, show_spinner=False)
+def studies(root: str) -> pd.DataFrame:
+    """The (model, task) pairs the store holds; refreshed every few seconds so finished jobs show up."""
+    return catalog.studies(Store(root))
+
+
+@st.cache_data(ttl=3, show_spinner=False)
+def entry_table(root: str) -> pd.DataFrame:
+    return catalog.store_table(Store(root))
+
+
+def entry(key: str) -> Entry:
+    return store()[key]
+
+
+@st.cache_data(show_spinner="Reading targets…", max_entries=8)
+def targets(root: str, key: str) -> pd.DataFrame:
+    """Label, word and sentence of every target of an embed entry (entries never change: cached for good)."""
+    return catalog.targets_table(Store(root)[key])
+
+
+@st.cache_data(show_spinner="Projecting…", max_entries=16)
+def projection(root: str, key: str, layer: int, method: str, dims: int) -> pd.DataFrame:
+    """x, y[, z] of every target of one layer, from the memory-mapped store array."""
+    from analysis.embed import representation
+
+    X, _ = representation(Store(root)[key], layer)
+    coords = figures.project(X, method, dims)
+    return pd.DataFrame(coords, columns=["x", "y", "z"][: coords.shape[1]])
+
+
+# ---------------------------------------------------------------- selection in the sidebar, synced with the URL
+
+@dataclass(frozen=True)
+class Selection:
+    """What the sidebar picked: a study (model, task, split), run, layer and snapshot."""
+
+    model: str
+    task: str
+    split: str
+    layer: int
+    entry: Entry
+    run: str = NO_RUN
+
+    @property
+    def label_names(self) -> list[str]:
+        return list(self.entry.summary.get("label_names", []))
+
+    @property
+    def colors(self) -> dict[str, str]:
+        return label_colors(self.label_names)
+
+    @property
+    def slug(self) -> str:
+        """A short name for files: model-task-split-layer."""
+        return f"{self.model.split('/')[-1]}-{self.task}-{self.split}-L{self.layer:02d}"
+
+
+def synced(widget: Callable[..., Any], label: str, key: str, options: Sequence[Any], **kwargs: Any) -> Any:
+    """A selection widget whose value starts from the URL (``?key=value``) and is written back to it."""
+    options = list(options)
+    as_text = [str(o) for o in options]
+    current = st.session_state.get(key)
+    if current not in options:
+        wanted = st.query_params.get(key)
+        st.session_state[key] = options[as_text.index(wanted)] if wanted in as_text else options[0]
+    value = widget(label, options, key=key, **kwargs)
+    st.query_params[key] = str(value)
+    return value
+
+
+def synced_flag(label: str, key: str, **kwargs: Any) -> bool:
+    """A toggle whose state is ``?key=1`` in the URL."""
+    if key not in st.session_state:
+        st.session_state[key] = st.query_params.get(key) == "1"
+    value = st.toggle(label, key=key, **kwargs)
+    if value:
+        st.query_params[key] = "1"
+    elif key in st.query_params:
+        del st.query_params[key]
+    return value
+
+
+def sidebar_selection() -> Selection | None:
+    """The study pickers (only what the store holds is offered); ``None`` when the store has no study."""
+    table = studies(str(store().root))
+    if table.empty:
+        return None
+    bar = st.sidebar
+    with bar:
+        st.markdown("##### Study")
+        model = synced(st.selectbox, "Model", "model", sorted(table["model"].unique()))
+        tasks = table[table["model"] == model]
+        task = synced(st.selectbox, "Task", "task", sorted(tasks["task"].unique()))
+        splits = tasks[tasks["task"] == task]["splits"].iloc[0].split(", ")
+        split = synced(st.selectbox, "Split", "split", _ordered_splits(splits))
+        found = catalog.find_embed(store(), model, task, split)
+        if found is None:
+            return None
+        synced(st.selectbox, "Fine-tuning run", "run", [NO_RUN],
+               help="Fine-tuning runs of this model on this task appear here once stored.")
+        n_layers = int(found.summary["n_layers"])
+        layer = synced(st.select_slider, "Layer", "layer", list(range(n_layers)), help="0 = embeddings")
+    return Selection(model=model, task=task, split=split, layer=int(layer), entry=found)
+
+
+def selection() -> Selection | None:
+    """The sidebar's selection for this run (set by ``app.py`` before the page runs)."""
+    return st.session_state.get("_selection")
+
+
+def _ordered_splits(splits: Sequence[str]) -> list[str]:
+    rank = {"train": 0, "dev": 1, "test": 2}
+    return sorted(splits, key=lambda s: (rank.get(s, 9), s))
+
+
+# ---------------------------------------------------------------- presentation mode and chrome
+
+PRESENTATION_CSS = """
+<style>
+header[data-testid="stHeader"], div[data-testid="stToolbar"], div[data-testid="stDecoration"],
+div[data-testid="stStatusWidget"], footer { display: none !important; }
+.block-container { padding-top: 1.5rem !important; }
+.stMarkdown p, .stMarkdown li, .stCaption, label p { font-size: 1.25rem !important; }
+h1 { font-size: 2.6rem !important; } h2 { font-size: 2rem !important; } h3 { font-size: 1.6rem !important; }
+.present-hide { display: none; }
+</style>
+"""
+
+BASE_CSS = """
+<style>
+.block-container { padding-top: 2.2rem; max-width: 1500px; }
+div[data-testid="stSidebarHeader"] { padding-bottom: 0; }
+</style>
+"""
+
+
+def presentation() -> bool:
+    return bool(st.session_state.get(PRESENT))
+
+
+def chrome_controls() -> None:
+    """Presentation toggle and export format at the bottom of the sidebar; the page CSS to match."""
+    with st.sidebar:
+        st.divider()
+        synced_flag("Presentation mode", PRESENT, help="Large type, no debugging chrome, for projecting.")
+        if not presentation():
+            synced(st.radio, "Figure download format", EXPORT, ["png", "svg"], horizontal=True,
+                   help="What the camera icon above each figure saves (Plotly's own export).")
+    st.markdown(PRESENTATION_CSS if presentation() else BASE_CSS, unsafe_allow_html=True)
+
+
+# ---------------------------------------------------------------- figures
+
+def show_figure(fig: go.Figure, name: str, data: pd.DataFrame | None = None, caption: str = "",
+                height: int | None = None) -> None:
+    """Draw a figure with PNG/SVG export in its modebar, its data as CSV and an "Add to report" button."""
+    figures.style(fig, presentation(), height)
+    fmt = st.session_state.get(EXPORT, "png")
+    st.plotly_chart(fig, config=figures.export_config(name, fmt), key=f"fig-{name}")
+    if caption:
+        st.caption(caption)
+    if presentation():
+        return
+    left, right, _ = st.columns([1, 1, 4])
+    if data is not None:
+        left.download_button("Data (CSV)", data=lambda: data.to_csv(index=False), file_name=f"{name}.csv",
+                             mime="text/csv", on_click="ignore", key=f"csv-{name}", icon=":material/download:")
+    right.button("Add to report", key=f"report-{name}", icon=":material/note_add:", on_click=add_to_report,
+                 args=(fig.to_json(), name, caption))
+
+
+def add_to_report(figure_json: str, title: str, caption: str) -> None:
+    items = st.session_state.setdefault(REPORT, [])
+    items.append({"id": uuid.uuid4().hex[:8], "title": title, "caption": caption, "figure": figure_json})
+    st.toast(f"Added “{title}” to the report ({len(items)} figures)", icon=":material/note_add:")
+
+
+# ---------------------------------------------------------------- jobs and missing inputs
+
+def start_job(args: list[str], name: str) -> jobs.Job:
+    job = jobs.start(store(), args, name)
+    st.toast(f"Started: {name}", icon=":material/play_arrow:")
+    return job
+
+
+def offer_computation(what: str, args: list[str], key: str) -> None:
+    """The "not computed yet" state: what is missing and a one-click background computation."""
+    st.info(f"**Not computed yet:** {what}", icon=":material/hourglass_empty:")
+    name = " ".join(args)
+    running = [j for j in jobs.list_jobs(store()) if j.active and j.name == name]
+    if running:
+        st.caption(f"Running now (job {running[0].id}); see **Runs** for progress.")
+    elif args[0] not in cli_commands():
+        st.caption(f"`python -m analysis {args[0]}` is not available in this version yet.")
+    elif st.button(f"Compute it: `python -m analysis {' '.join(args)}`", key=key, icon=":material/play_arrow:"):
+        start_job(args, name)
+        st.rerun()
+
+
+def need_study(selection: Selection | None) -> Selection:
+    """Stop the page with a pointer to the Overview when no study is stored yet."""
+    if selection is None:
+        st.info("Nothing is stored yet. Open **Overview** to compute a first study.", icon=":material/info:")
+        st.stop()
+    return selection
+
+
+@st.cache_resource
+def cli_commands() -> frozenset[str]:
+    """The sub-commands ``python -m analysis`` offers in this version (the Runs page starts only those)."""
+    from analysis.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    return frozenset(sub.choices)
