@@ -1,8 +1,8 @@
 """The command-line interface: ``python -m analysis <command> [--json]``.
 
 Every command returns a JSON-serialisable dict; with ``--json`` it is printed as one JSON
-object, otherwise as readable text.  Bad input ends with a one-line message and exit code 2,
-never a traceback.
+object, otherwise as readable text.  Bad input (``ValueError`` and its subclass ``DataError``, store and
+model errors) ends with a one-line message and exit code 2, never a traceback.
 """
 from __future__ import annotations
 
@@ -11,15 +11,12 @@ import json
 import sys
 from typing import Any, Callable
 
+from .commands import embed as embed_cmd
 from .commands import store as store_cmd
+from .models import ModelError
 from .store import StoreError
-from .tasks.base import DataError
 
-COMMAND_MODULES = [store_cmd]
-
-
-class UsageError(ValueError):
-    """A bad command-line value, reported without a traceback."""
+COMMAND_MODULES = [embed_cmd, store_cmd]
 
 
 def common_options() -> argparse.ArgumentParser:
@@ -57,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], dict[str, Any]] = args.handler
     try:
         result = handler(args)
-    except (DataError, StoreError, UsageError, FileNotFoundError) as exc:
+    except (ValueError, StoreError, ModelError, FileNotFoundError, argparse.ArgumentTypeError) as exc:
         if args.json:
             print(json.dumps({"error": str(exc)}))
         print(f"error: {exc}", file=sys.stderr)

@@ -126,7 +126,9 @@ def resolve_model(name: str | None = None, store: Store | None = None) -> ModelR
 def load_model(ref: ModelRef):
     """Load the fast tokenizer and the encoder (``trust_remote_code`` off, eval mode)."""
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()
     try:
         tokenizer = AutoTokenizer.from_pretrained(ref.path, use_fast=True, trust_remote_code=False)
         model = AutoModel.from_pretrained(ref.path, trust_remote_code=False)

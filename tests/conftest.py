@@ -18,6 +18,22 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never reach the network: corpus downloads can only open ``file://`` URLs."""
+    import urllib.request
+    from urllib.error import URLError
+
+    from analysis.tasks import download
+
+    def local_only(url: str, timeout: float | None = None):
+        if not url.startswith("file:"):
+            raise URLError("network disabled in tests")
+        return urllib.request.urlopen(url, timeout=timeout)
+
+    monkeypatch.setattr(download, "urlopen", local_only)
+
+
 @pytest.fixture()
 def store(tmp_path: Path) -> Store:
     return Store(tmp_path / "store")

@@ -3,17 +3,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import urllib.request
 from collections import Counter
 from pathlib import Path
-from urllib.error import URLError
 
 import pytest
 
 from analysis.store import Store
 from analysis.tasks import (TASKS, label_inventory, load_task, task_files, task_kind,
                             task_splits)
-from analysis.tasks import download
 from analysis.tasks.base import DataError
 from analysis.tasks.download import REMOTES, Remote, fetch
 
@@ -25,16 +22,6 @@ TREC_FINE = {  # the Li & Roth taxonomy, written out independently of the loader
     "HUM": "desc gr ind title", "LOC": "city country mount other state",
     "NUM": "code count date dist money ord other perc period speed temp volsize weight"}
 TREC_LABELS = {f"{c}:{f}" for c, fs in TREC_FINE.items() for f in fs.split()}
-
-
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    """Tests never reach the network: only ``file://`` URLs can be opened."""
-    def local_only(url, timeout=None):
-        if not url.startswith("file:"):
-            raise URLError("network disabled in tests")
-        return urllib.request.urlopen(url, timeout=timeout)
-    monkeypatch.setattr(download, "urlopen", local_only)
 
 
 @pytest.fixture(scope="module")

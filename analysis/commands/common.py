@@ -1,0 +1,56 @@
+"""Arguments shared by the commands that read a task with a model."""
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from ..tasks import TASKS
+
+
+def add_model_task_arguments(p: argparse.ArgumentParser, *, split: bool = True) -> None:
+    """``--model``, ``--task``, ``--split``, ``--data-dir`` and ``--task-option``."""
+    p.add_argument("--model", default=None,
+                   help="Hugging Face name or local folder (default: the bundled all-MiniLM-L6-v2)")
+    p.add_argument("--task", required=True, choices=TASKS, help="the probing task")
+    if split:
+        p.add_argument("--split", default="train", help="train, dev or test (default: train)")
+    p.add_argument("--data-dir", default=None, help="folder with the corpora (default: $FTGEO_DATA_DIR or ../shared/data)")
+    p.add_argument("-o", "--task-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="task option, value parsed as JSON when possible (e.g. subtypes=true); repeatable")
+
+
+def task_options(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The ``--task-option KEY=VALUE`` pairs as a dict (values parsed as JSON when they parse)."""
+    out: dict[str, Any] = {}
+    for item in args.task_option:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise argparse.ArgumentTypeError(f"--task-option expects KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value
+    return out or None
+
+
+class Bar:
+    """A tqdm progress callback ``(done, total)`` for the CLI, on stderr; silent with ``--json``."""
+
+    def __init__(self, desc: str, quiet: bool = False):
+        self.desc, self.quiet, self.bar = desc, quiet, None
+        self.called = False
+
+    def __call__(self, done: int, total: int) -> None:
+        self.called = True
+        if self.quiet:
+            return
+        if self.bar is None:
+            self.bar = tqdm(total=total, desc=self.desc, unit="target")
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

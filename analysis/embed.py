@@ -1,0 +1,297 @@
+"""Every layer's representation of every labelled target, computed once and kept in the store.
+
+A word target is the mean of its subword vectors (over all words of a multi-word target), a
+pair target the concatenation [head; dependent], a sentence target the first token (``[CLS]``)
+of each layer.  Layer 0 is the embedding output.  Sentences longer than the model's window
+are split into overlapping windows and each subword takes its vector from the window where it
+is farthest from an edge, so no word is dropped or misaligned.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from .models import ModelRef, load_model, resolve_model
+from .store import Entry, EntryWriter, Store, make_key, sha256_file
+from .tasks import load_task, task_files
+from .tasks.base import TaskData
+
+EMBED_VERSION = "embed-1"
+"""Bump when the way representations are computed changes (it is part of every key)."""
+
+DTYPES = {"float32": np.float32, "float16": np.float16}
+
+Progress = Callable[[int, int], None]
+"""A progress callback: ``(targets_done, targets_total)``."""
+
+
+def layer_name(layer: int) -> str:
+    return f"layer_{layer:02d}"
+
+
+@dataclass
+class Sequence:
+    """One model input: a sentence, or one window of a long sentence."""
+
+    sentence: int
+    ids: list[int]
+
+
+@dataclass
+class Plan:
+    """Model inputs and, per target part, the (sequence, position) of each of its subwords."""
+
+    sequences: list[Sequence]
+    parts: list[list[tuple[int, int]]]
+    parts_per_target: int
+    n_windowed: int
+    n_unknown_words: int
+
+
+def plan_inputs(tokenizer: Any, data: TaskData, max_len: int) -> Plan:
+    """Tokenise the sentences that hold targets and map every target to its subword positions."""
+    cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
+    if cls_id is None or sep_id is None:
+        raise ValueError("the tokenizer needs a CLS and a SEP token (BERT-family encoders)")
+    limit = max_len - 2
+    needed = sorted(set(data.target_sentence.tolist()))
+    words_by_sentence = [data.sentences[i] for i in needed]
+    enc = tokenizer(words_by_sentence, is_split_into_words=True, add_special_tokens=False)
+    unk = 0
+    seq_of: dict[int, list[tuple[int, int]]] = {}  # sentence -> per subword: (sequence, position)
+    first_seq: dict[int, int] = {}
+    word_spans: dict[int, list[list[int]]] = {}
+    sequences: list[Sequence] = []
+    n_windowed = 0
+    for row, sent in enumerate(needed):
+        ids = list(enc["input_ids"][row])
+        word_ids = enc.word_ids(row)
+        spans: list[list[int]] = [[] for _ in data.sentences[sent]]
+        for pos, w in enumerate(word_ids):
+            if w is not None:
+                spans[w].append(pos)
+        for w, span in enumerate(spans):  # words the tokenizer drops (e.g. control characters)
+            if not span:
+                unk += 1
+        if any(not s for s in spans):
+            ids, spans = _with_unknowns(tokenizer, data.sentences[sent])
+        word_spans[sent] = spans
+        starts = _window_starts(len(ids), limit)
+        n_windowed += len(starts) > 1
+        first_seq[sent] = len(sequences)
+        for start in starts:
+            sequences.append(Sequence(sent, [cls_id, *ids[start:start + limit], sep_id]))
+        seq_of[sent] = [_best_window(pos, starts, limit, first_seq[sent]) for pos in range(len(ids))]
+
+    parts: list[list[tuple[int, int]]] = []
+    parts_per_target = {"word": 1, "pair": 2, "sentence": 1}[data.kind]
+    for sent, words in zip(data.target_sentence.tolist(), data.target_words):
+        if data.kind == "sentence":
+            parts.append([(first_seq[sent], 0)])
+            continue
+        groups = [words] if data.kind == "word" else [(words[0],), (words[1],)]
+        for group in groups:
+            parts.append([seq_of[sent][p] for w in group for p in word_spans[sent][w]])
+    return Plan(sequences, parts, parts_per_target, n_windowed, unk)
+
+
+def _with_unknowns(tokenizer: Any, words: list[str]) -> tuple[list[int], list[list[int]]]:
+    """Re-tokenise a sentence word by word, giving a word with no subwords the unknown token."""
+    ids: list[int] = []
+    spans: list[list[int]] = []
+    for word in words:
+        pieces = tokenizer(word, add_special_tokens=False)["input_ids"] or [tokenizer.unk_token_id]
+        spans.append(list(range(len(ids), len(ids) + len(pieces))))
+        ids.extend(pieces)
+    return ids, spans
+
+
+def _window_starts(n: int, limit: int) -> list[int]:
+    """Start offsets of overlapping windows (half-window stride) covering ``n`` subwords."""
+    if n <= limit:
+        return [0]
+    stride = max(1, limit // 2)
+    starts = list(range(0, n - limit, stride))
+    return starts + [n - limit]
+
+
+def _best_window(pos: int, starts: list[int], limit: int, base: int) -> tuple[int, int]:
+    """The window where subword ``pos`` is farthest from an edge, and its position there (+1 for CLS)."""
+    best = max(range(len(starts)), key=lambda k: (min(pos - starts[k], starts[k] + limit - 1 - pos)
+                                                  if starts[k] <= pos < starts[k] + limit else -1, -k))
+    return base + best, pos - starts[best] + 1
+
+
+def batches(plan: Plan, batch_tokens: int) -> list[list[int]]:
+    """Sentences grouped, by length, into batches of at most ``batch_tokens`` padded tokens.
+
+    All windows of one sentence go in the same batch, so every target is complete in one batch.
+    """
+    by_sentence: dict[int, list[int]] = {}
+    for i, seq in enumerate(plan.sequences):
+        by_sentence.setdefault(seq.sentence, []).append(i)
+    groups = sorted(by_sentence.values(), key=lambda g: (max(len(plan.sequences[i].ids) for i in g), g[0]))
+    out: list[list[int]] = []
+    current: list[int] = []
+    for group in groups:
+        longest = max(len(plan.sequences[i].ids) for i in group)
+        if current and (len(current) + len(group)) * longest > batch_tokens:
+            out.append(current)
+            current = []
+        current.extend(group)
+    if current:
+        out.append(current)
+    return out
+
+
+def extract(model: Any, tokenizer: Any, data: TaskData, outputs: list[np.ndarray], *,
+            batch_tokens: int = 8192, progress: Progress | None = None) -> dict[str, int]:
+    """Run the encoder over ``data`` and write each layer's target vectors into ``outputs[layer]``.
+
+    ``outputs`` are writable (n_targets × dim) arrays, typically memory-mapped store files, so
+    memory stays bounded by one batch whatever the corpus size.
+    """
+    import torch
+
+    max_len = min(int(getattr(model.config, "max_position_embeddings", 512)), 512)
+    plan = plan_inputs(tokenizer, data, max_len)
+    parts_of_seq = _targets_by_sequence(plan)
+    pad_id = tokenizer.pad_token_id or 0
+    done = 0
+    torch.set_num_threads(os.cpu_count() or 1)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            for batch in batches(plan, batch_tokens):
+                width = max(len(plan.sequences[i].ids) for i in batch)
+                ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+                mask = torch.zeros((len(batch), width), dtype=torch.long)
+                for row, i in enumerate(batch):
+                    seq = plan.sequences[i].ids
+                    ids[row, :len(seq)] = torch.tensor(seq)
+                    mask[row, :len(seq)] = 1
+                device = next(model.parameters()).device
+                hidden = model(input_ids=ids.to(device), attention_mask=mask.to(device),
+                               output_hidden_states=True).hidden_states
+                stacked = torch.stack(hidden).flatten(1, 2).float()  # (layers, batch*width, dim)
+                targets = sorted({t for i in batch for t in parts_of_seq.get(i, ())})
+                pooled = _pool(stacked, plan, batch, width, targets)
+                rows = np.asarray(targets, dtype=np.int64)
+                for layer, out in enumerate(outputs):
+                    out[rows] = pooled[layer].cpu().numpy().astype(out.dtype, copy=False)
+                done += len(targets)
+                if progress:
+                    progress(done, data.n_targets)
+    finally:
+        model.train(was_training)
+    return {"n_sequences": len(plan.sequences), "n_windowed": plan.n_windowed,
+            "n_unknown_words": plan.n_unknown_words}
+
+
+def _targets_by_sequence(plan: Plan) -> dict[int, set[int]]:
+    out: dict[int, set[int]] = {}
+    for part_index, tokens in enumerate(plan.parts):
+        for seq, _ in tokens:
+            out.setdefault(seq, set()).add(part_index // plan.parts_per_target)
+    return out
+
+
+def _pool(stacked: Any, plan: Plan, batch: list[int], width: int, targets: list[int]) -> Any:
+    """Mean over each target part's subwords, parts concatenated: (layers, len(targets), dim*parts)."""
+    import torch
+
+    row_of_seq = {seq: row for row, seq in enumerate(batch)}
+    flat, slot, weight = [], [], []
+    k = plan.parts_per_target
+    for t_index, t in enumerate(targets):
+        for part in range(k):
+            tokens = plan.parts[t * k + part]
+            for seq, pos in tokens:
+                flat.append(row_of_seq[seq] * width + pos)
+                slot.append(t_index * k + part)
+                weight.append(1.0 / len(tokens))
+    flat_t = torch.tensor(flat, dtype=torch.long, device=stacked.device)
+    slot_t = torch.tensor(slot, dtype=torch.long, device=stacked.device)
+    w = torch.tensor(weight, dtype=stacked.dtype, device=stacked.device)
+    gathered = stacked[:, flat_t, :] * w[None, :, None]
+    pooled = torch.zeros((stacked.shape[0], len(targets) * k, stacked.shape[2]), dtype=stacked.dtype,
+                         device=stacked.device)
+    pooled.index_add_(1, slot_t, gathered)
+    return pooled.reshape(stacked.shape[0], len(targets), k * stacked.shape[2])
+
+
+def write_representations(writer: EntryWriter, model: Any, tokenizer: Any, data: TaskData, *,
+                          dtype: str = "float32", batch_tokens: int = 8192,
+                          progress: Progress | None = None) -> None:
+    """Fill a store entry with every layer's target vectors plus the targets needed to read them."""
+    n_layers = int(model.config.num_hidden_layers) + 1
+    dim = int(model.config.hidden_size) * (2 if data.kind == "pair" else 1)
+    outputs = [writer.new_array(layer_name(l), (data.n_targets, dim), DTYPES[dtype]) for l in range(n_layers)]
+    start = time.perf_counter()
+    stats = extract(model, tokenizer, data, outputs, batch_tokens=batch_tokens, progress=progress)
+    seconds = time.perf_counter() - start
+    writer.save_array("labels", data.labels)
+    writer.save_array("target_sentence", data.target_sentence)
+    writer.save_json("targets", {"sentences": data.sentences, "target_words": [list(w) for w in data.target_words]})
+    writer.save_json("skipped", [s.__dict__ for s in data.skipped])
+    writer.summary.update({
+        "task": data.task, "split": data.split, "kind": data.kind, "n_targets": data.n_targets,
+        "n_sentences": len(data.sentences), "n_words": data.n_words, "n_layers": n_layers, "dim": dim,
+        "dtype": dtype, "label_names": data.label_names, "label_counts": data.label_counts(),
+        "n_skipped": len(data.skipped), "seconds": round(seconds, 3), **stats,
+    })
+
+
+def embed_spec(ref: ModelRef, task: str, split: str, *, data_dir: Any = None, task_options: dict | None = None,
+               dtype: str = "float32", store: Store | None = None) -> dict[str, Any]:
+    """Everything that determines a representation: weights, data files' checksums, options, code."""
+    files = task_files(task, split, data_dir=data_dir, options=task_options, store=store)
+    return {
+        "model": ref.fingerprint,
+        "task": task,
+        "split": split,
+        "data": sorted(sha256_file(f) for f in files),
+        "task_options": task_options or {},
+        "dtype": dtype,
+        "version": EMBED_VERSION,
+    }
+
+
+def embed(task: str, split: str, model: str | None = None, *, store: Store | None = None,
+          data_dir: Any = None, task_options: dict | None = None, dtype: str = "float32",
+          batch_tokens: int = 8192, progress: Progress | None = None) -> Entry:
+    """The stored representations of ``task``/``split`` under ``model``, computing them if absent.
+
+    A store hit reads no model and parses no corpus.
+    """
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(DTYPES)}, not {dtype!r}")
+    store = store or Store()
+    ref = resolve_model(model, store)
+    spec = embed_spec(ref, task, split, data_dir=data_dir, task_options=task_options, dtype=dtype, store=store)
+    key = make_key("embed", spec)
+    if (hit := store.get(key)) is not None:
+        return hit
+    with store.lock(key):
+        if (hit := store.get(key)) is not None:
+            return hit
+        data = load_task(task, split, data_dir=data_dir, options=task_options, store=store)
+        tokenizer, encoder = load_model(ref)
+        with store.create("embed", spec) as writer:
+            write_representations(writer, encoder, tokenizer, data, dtype=dtype,
+                                  batch_tokens=batch_tokens, progress=progress)
+            writer.summary.update({"model": ref.name, "model_path": str(ref.path)})
+    return store[key]
+
+
+def representation(entry: Entry, layer: int) -> tuple[np.ndarray, np.ndarray]:
+    """One layer's (targets × dim) array, memory-mapped, and the integer labels."""
+    n_layers = entry.summary["n_layers"]
+    if not 0 <= layer < n_layers:
+        raise ValueError(f"layer {layer} out of range: {entry.summary.get('model')} has layers 0..{n_layers - 1}")
+    return entry.array(layer_name(layer)), entry.array("labels")

@@ -1,0 +1,135 @@
+"""Benchmark representation extraction: MiniLM-L6 on UD English ParTUT train (POS targets).
+
+Prints words/s of the batched extractor against (a) a naive one-sentence-at-a-time loop and
+(b) this machine's fp32 matmul rate, both measured in the same run, as the fraction of the FLOP
+bound reached; and the peak RSS when extracting 25%, 50% and 100% of the corpus (each in its own
+process), which should not grow with the corpus.
+
+    python bench/embed.py [--data-dir ../shared/data] [--naive-sentences 200]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from analysis.embed import batches, extract, plan_inputs  # noqa: E402
+from analysis.models import load_model, resolve_model  # noqa: E402
+from analysis.tasks import load_task  # noqa: E402
+from analysis.tasks.base import TaskData  # noqa: E402
+
+
+def matmul_flops(n: int = 2048, repeats: int = 10) -> float:
+    """Sustained fp32 FLOP/s of a large square matmul with all threads."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * n**3 * repeats / (time.perf_counter() - start)
+
+
+def encoder_flops(lengths: list[int], hidden: int, layers: int, ffn: int) -> float:
+    """Forward FLOPs of a BERT encoder on sequences of the given (unpadded) lengths."""
+    total = 0.0
+    for t in lengths:
+        per_layer = 2 * t * (4 * hidden * hidden + 2 * hidden * ffn) + 4 * t * t * hidden
+        total += layers * per_layer
+    return total
+
+
+def subset(data: TaskData, fraction: float) -> TaskData:
+    """The first ``fraction`` of the sentences and their targets."""
+    n_sent = max(1, int(len(data.sentences) * fraction))
+    keep = data.target_sentence < n_sent
+    return TaskData(task=data.task, split=data.split, kind=data.kind, sentences=data.sentences[:n_sent],
+                    target_sentence=data.target_sentence[keep],
+                    target_words=[w for w, k in zip(data.target_words, keep) if k],
+                    labels=data.labels[keep], label_names=data.label_names, files=data.files)
+
+
+def child(fraction: float, data_dir: str | None) -> None:
+    """Extract a fraction of the corpus into memory-mapped files; print seconds and peak RSS."""
+    data = subset(load_task("pos", "train", data_dir=data_dir), fraction)
+    tokenizer, model = load_model(resolve_model(None))
+    n_layers = model.config.num_hidden_layers + 1
+    with tempfile.TemporaryDirectory() as tmp:
+        outs = [np.lib.format.open_memmap(f"{tmp}/l{i}.npy", mode="w+", dtype=np.float32,
+                                          shape=(data.n_targets, model.config.hidden_size)) for i in range(n_layers)]
+        start = time.perf_counter()
+        extract(model, tokenizer, data, outs)
+        seconds = time.perf_counter() - start
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"fraction": fraction, "words": data.n_words, "targets": data.n_targets,
+                      "seconds": seconds, "peak_rss_mb": rss}))
+
+
+def naive_words_per_second(model, tokenizer, data: TaskData, n_sentences: int) -> float:
+    """One sentence per forward pass, no batching: the baseline."""
+    words = 0
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for sent in data.sentences[:n_sentences]:
+            enc = tokenizer(sent, is_split_into_words=True, return_tensors="pt", truncation=True)
+            hidden = model(**enc, output_hidden_states=True).hidden_states
+            ids = enc.word_ids(0)
+            for w in range(len(sent)):
+                pos = [p for p, i in enumerate(ids) if i == w]
+                if pos:
+                    [h[0, pos].mean(0) for h in hidden]
+            words += len(sent)
+    return words / (time.perf_counter() - start)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--naive-sentences", type=int, default=200)
+    p.add_argument("--child", type=float, default=None, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child is not None:
+        child(args.child, args.data_dir)
+        return
+
+    peak = matmul_flops()
+    print(f"fp32 matmul rate (2048^3, {torch.get_num_threads()} threads): {peak / 1e9:.1f} GFLOP/s")
+    data = load_task("pos", "train", data_dir=args.data_dir)
+    tokenizer, model = load_model(resolve_model(None))
+    cfg = model.config
+    plan = plan_inputs(tokenizer, data, 512)
+    lengths = [len(s.ids) for s in plan.sequences]
+    padded = sum(len(b) * max(lengths[i] for i in b) for b in batches(plan, 8192))
+    useful = encoder_flops(lengths, cfg.hidden_size, cfg.num_hidden_layers, cfg.intermediate_size)
+    print(f"corpus: {len(data.sentences)} sentences, {data.n_words} words, {sum(lengths)} tokens "
+          f"({padded / sum(lengths) - 1:.1%} padding in batches), {useful / 1e9:.1f} GFLOP forward")
+
+    naive = naive_words_per_second(model, tokenizer, data, args.naive_sentences)
+    runs = []
+    for fraction in (0.25, 0.5, 1.0):
+        out = subprocess.run([sys.executable, __file__, "--child", str(fraction)]
+                             + (["--data-dir", args.data_dir] if args.data_dir else []),
+                             capture_output=True, text=True, check=True)
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    full = runs[-1]
+    wps = full["words"] / full["seconds"]
+    achieved = useful / full["seconds"]
+    print(f"naive loop ({args.naive_sentences} sentences): {naive:,.0f} words/s")
+    print(f"batched extractor: {wps:,.0f} words/s = {wps / naive:.1f}x naive; "
+          f"{achieved / 1e9:.1f} GFLOP/s = {achieved / peak:.0%} of the matmul rate")
+    for r in runs:
+        print(f"  {r['fraction']:>4.0%} of corpus: {r['words']:>6} words in {r['seconds']:6.1f} s, "
+              f"peak RSS {r['peak_rss_mb']:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
