@@ -16,6 +16,7 @@ import streamlit as st
 
 from analysis import catalog, figures, jobs
 from analysis.colors import label_colors
+from analysis.config import store_dir
 from analysis.store import Entry, Store
 
 log = logging.getLogger("dashboard")
@@ -28,10 +29,14 @@ NO_RUN = "pre-trained"
 
 # ---------------------------------------------------------------- store access (cached)
 
-@st.cache_resource
 def store() -> Store:
-    """The store the dashboard reads ($FTGEO_STORE or cache/), one per server process."""
-    return Store()
+    """The store the dashboard reads ($FTGEO_STORE or cache/)."""
+    return _store(str(store_dir()))
+
+
+@st.cache_resource
+def _store(root: str) -> Store:
+    return Store(root)
 
 
 @st.cache_data(ttl=3, show_spinner=False)

@@ -79,11 +79,15 @@ def jobs_dir(store: Store) -> Path:
 
 def start(store: Store, args: list[str], name: str | None = None) -> Job:
     """Start ``python -m analysis <args> --store <store>`` detached; returns at once."""
+    argv = [sys.executable, "-m", "analysis", *args, "--store", str(store.root)]
+    return launch(store, argv, name or " ".join(args[:3]))
+
+
+def launch(store: Store, argv: list[str], name: str) -> Job:
+    """Start any command detached as a job of ``store``, under the runner; returns at once."""
     job_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
     folder = store.work_dir(f"jobs/{job_id}")
-    argv = [sys.executable, "-m", "analysis", *args, "--store", str(store.root)]
-    _write(folder / "job.json", {"id": job_id, "name": name or " ".join(args[:3]), "argv": argv,
-                                 "created": time.time()})
+    _write(folder / "job.json", {"id": job_id, "name": name, "argv": argv, "created": time.time()})
     with open(os.devnull, "rb") as devnull:
         subprocess.Popen([sys.executable, "-m", "analysis.jobs", str(folder)], cwd=PROJECT_ROOT,
                          stdin=devnull, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -133,13 +137,21 @@ def get(store: Store, job_id: str) -> Job:
 
 
 def cancel(store: Store, job_id: str, grace: float = 5.0) -> Job:
-    """Stop a job's whole process group: SIGTERM, then SIGKILL after ``grace`` seconds."""
+    """Stop a job's whole process group: SIGTERM, then SIGKILL after ``grace`` seconds.
+
+    A job whose runner has not started its command yet sees the ``cancel`` marker and never starts it.
+    """
     job = get(store, job_id)
-    if not job.active or job.pid is None:
+    if not job.active:
         return job
     (job.folder / "cancel").touch()
-    _signal_group(job.pid, signal.SIGTERM)
     deadline = time.time() + grace
+    while job.pid is None and job.active and time.time() < deadline:
+        time.sleep(0.05)
+        job = get(store, job_id)
+    if job.pid is None:
+        return job
+    _signal_group(job.pid, signal.SIGTERM)
     while time.time() < deadline and _alive(job.pid):
         time.sleep(0.1)
     if _alive(job.pid):
@@ -192,6 +204,9 @@ def run_job(folder: Path) -> int:
 
     signal.signal(signal.SIGTERM, on_term)
     _write(folder / "status.json", {"pid": os.getpid(), "state": RUNNING, "started": time.time()})
+    if (folder / "cancel").exists():  # cancelled before it began
+        _write(folder / "status.json", {"pid": os.getpid(), "state": CANCELLED, "ended": time.time()})
+        return 1
     with open(folder / "log.txt", "ab") as log:
         log.write(f"$ {' '.join(job['argv'])}\n".encode())
         log.flush()

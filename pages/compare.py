@@ -9,7 +9,7 @@ from analysis.figures import embedding_figure, shared_ranges
 sel = ui.need_study(ui.selection())
 store = ui.store()
 root = str(store.root)
-st.title("Compare")
+st.title("Compare", anchor=False)
 table = ui.studies(root)
 alternatives = {
     "layer": list(range(int(sel.entry.summary["n_layers"]))),

@@ -5,7 +5,7 @@ import ui
 from analysis.figures import embedding_figure
 
 sel = ui.need_study(ui.selection())
-st.title(f"Embeddings · layer {sel.layer}")
+st.title(f"Embeddings · layer {sel.layer}", anchor=False)
 c1, c2, c3 = st.columns(3)
 with c1:
     method = ui.synced(st.radio, "Projection", "proj", ["pca", "umap"], horizontal=True,

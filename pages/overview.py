@@ -8,7 +8,7 @@ from analysis.jobs import list_jobs
 FIRST_STUDY = ["embed", "--task", "trec-6", "--split", "test"]
 
 store = ui.store()
-st.title("How fine-tuning changes BERT's representation geometry")
+st.title("How fine-tuning changes BERT's representation geometry", anchor=False)
 table = ui.studies(str(store.root))
 running = [j for j in list_jobs(store) if j.active]
 if running:

@@ -6,7 +6,7 @@ import streamlit as st
 import ui
 from analysis.report import ReportItem, build_report
 
-st.title("Report")
+st.title("Report", anchor=False)
 items = st.session_state.setdefault(ui.REPORT, [])
 if not items:
     st.info("No figures yet. Use **Add to report** under any figure; they collect here with their captions.",

@@ -10,7 +10,7 @@ from analysis.config import DEFAULT_MODEL
 from analysis.tasks import TASKS, task_splits
 
 store = ui.store()
-st.title("Runs")
+st.title("Runs", anchor=False)
 st.caption("Jobs run as separate processes: they keep going when this page is closed, and never block other "
            "sessions. Results land in the store and appear on the other pages when done.")
 

@@ -1,0 +1,201 @@
+"""The dashboard through Streamlit's AppTest, on a store made by the real pipeline (tiny random BERT)."""
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.testing.v1 import AppTest
+
+from analysis import jobs
+from analysis.config import PROJECT_ROOT
+from analysis.embed import embed
+from analysis.store import Store
+
+PAGES = ["overview", "embeddings", "linearity", "distances", "centroids", "layers", "probes", "compare",
+         "cross_task", "stability", "runs", "report"]
+
+
+@functools.cache
+def build_dashboard_store(root: Path, model: Path, data: Path) -> Store:
+    """Two small real tasks (TREC-6 questions, POS words) embedded by the tiny BERT; built once per session."""
+    store = Store(root)
+    for task in ("trec-6", "pos"):
+        embed(task, "test", str(model), store=store, data_dir=data)
+    return store
+
+
+@pytest.fixture(autouse=True)
+def run_app_py_on_every_rerun(monkeypatch):
+    """Work around AppTest (Streamlit 1.67): before each run it forgets that st.navigation is used, and
+    with a ``pages/`` folder present every rerun then executes the page alone, skipping app.py and
+    its sidebar (the real server does not).  Keep the flag where st.navigation sets it."""
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+@pytest.fixture(scope="session")
+def dashboard_store(tmp_path_factory, tiny_bert, shared_data) -> Store:
+    return build_dashboard_store(tmp_path_factory.getbasetemp() / "dashboard-store", tiny_bert, shared_data)
+
+
+def open_app(root: Path, monkeypatch, page: str = "overview", **params: str) -> AppTest:
+    """Run the app on ``root`` with the given URL query parameters, then open ``page``."""
+    monkeypatch.setenv("FTGEO_STORE", str(root))
+    at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=120)
+    at.query_params.update(params)
+    at.run()
+    if page != "overview":
+        at.switch_page(f"pages/{page}.py").run()
+    return at
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def charts(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def values(array) -> list:
+    """A trace's coordinates, decoding Plotly's typed-array form ({dtype, bdata})."""
+    if isinstance(array, dict):
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"]).tolist()
+    return list(array)
+
+
+def button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_from_a_real_store(dashboard_store, monkeypatch, page):
+    at = open_app(dashboard_store.root, monkeypatch, page)
+    assert_clean(at)
+    assert at.title, f"{page} shows no title"
+
+
+def test_sidebar_offers_only_what_is_stored(dashboard_store, monkeypatch):
+    at = open_app(dashboard_store.root, monkeypatch)
+    assert at.sidebar.selectbox(key="task").options == ["pos", "trec-6"]
+    assert at.sidebar.selectbox(key="split").options == ["test"]
+    assert at.sidebar.select_slider(key="layer").options == ["0", "1", "2"]
+
+
+def test_embeddings_widgets_change_the_view(dashboard_store, monkeypatch):
+    at = open_app(dashboard_store.root, monkeypatch, "embeddings")
+    at.sidebar.selectbox(key="task").set_value("trec-6").run()
+    first = charts(at)[0]
+    assert {t["type"] for t in first["data"]} == {"scattergl"}
+    assert sum(len(values(t["x"])) for t in first["data"]) == 499  # every target, no sampling
+    assert [t["name"] for t in first["data"]][:2] == ["ABBR", "DESC"]
+
+    at.sidebar.select_slider(key="layer").set_value(2).run()
+    assert at.title[0].value == "Embeddings · layer 2"
+    assert values(charts(at)[0]["data"][0]["x"]) != values(first["data"][0]["x"])
+
+    at.radio(key="dims").set_value(3).run()
+    assert_clean(at)
+    assert {t["type"] for t in charts(at)[0]["data"]} == {"scatter3d"}
+    assert at.query_params["task"] == "trec-6" and at.query_params["layer"] == "2" and at.query_params["dims"] == "3"
+
+
+def test_url_parameters_restore_a_view(dashboard_store, monkeypatch):
+    at = open_app(dashboard_store.root, monkeypatch, "embeddings", task="trec-6", layer="1", dims="3")
+    assert_clean(at)
+    assert at.sidebar.selectbox(key="task").value == "trec-6"
+    assert at.sidebar.select_slider(key="layer").value == 1
+    assert at.title[0].value == "Embeddings · layer 1"
+    assert {t["type"] for t in charts(at)[0]["data"]} == {"scatter3d"}
+
+
+def test_a_label_keeps_its_colour_across_pages(dashboard_store, monkeypatch):
+    at = open_app(dashboard_store.root, monkeypatch, "embeddings", task="pos")
+    colors = {t["name"]: t["marker"]["color"] for t in charts(at)[0]["data"]}
+    at.switch_page("pages/compare.py").run()
+    for chart in charts(at):
+        assert {t["name"]: t["marker"]["color"] for t in chart["data"]} == colors
+
+
+def test_compare_two_tasks_side_by_side_with_shared_axes(dashboard_store, monkeypatch):
+    at = open_app(dashboard_store.root, monkeypatch, "compare", vary="task")
+    assert_clean(at)
+    left, right = charts(at)
+    assert left["layout"]["xaxis"]["range"] == right["layout"]["xaxis"]["range"]
+    assert left["layout"]["title"]["text"] != right["layout"]["title"]["text"]
+
+
+def test_presentation_mode_hides_the_chrome_and_enlarges_type(dashboard_store, monkeypatch):
+    at = open_app(dashboard_store.root, monkeypatch, "embeddings", present="1")
+    assert_clean(at)
+    assert not at.get("download_button") and not [b for b in at.button if b.label == "Add to report"]
+    assert charts(at)[0]["layout"]["font"]["size"] == 20
+    at.sidebar.toggle(key="present").set_value(False).run()
+    assert "present" not in at.query_params and at.get("download_button")
+    assert charts(at)[0]["layout"]["font"]["size"] == 13
+
+
+def test_figures_collect_into_the_report(dashboard_store, monkeypatch):
+    at = open_app(dashboard_store.root, monkeypatch, "embeddings")
+    button(at, "Add to report").click().run()
+    at.switch_page("pages/report.py").run()
+    assert_clean(at)
+    assert [t.value for t in at.text_input if t.key.startswith("title-")] == ["embeddings-" + at.session_state[
+        "report_items"][0]["title"].removeprefix("embeddings-")]
+    assert at.get("download_button")
+
+
+def test_empty_store_welcomes_and_offers_a_first_study(tmp_path, monkeypatch):
+    store = Store(tmp_path / "empty")
+    at = open_app(store.root, monkeypatch)
+    assert_clean(at)
+    assert any("Welcome" in h.value for h in at.subheader)
+    button(at, "Compute a first study").click().run()
+    started = jobs.list_jobs(store)
+    assert len(started) == 1 and started[0].argv[3:5] == ["embed", "--task"]
+    jobs.cancel(store, started[0].id, grace=10)
+    at.switch_page("pages/embeddings.py").run()
+    assert_clean(at)
+    assert "Nothing is stored yet" in at.info[0].value
+
+
+def test_an_unreadable_entry_gets_a_clear_message(tmp_path, monkeypatch):
+    store = Store(tmp_path / "broken")
+    bad = store.entries / "embed-000000000000000000000000"
+    bad.mkdir(parents=True)
+    (bad / "meta.json").write_text("{not json")
+    at = open_app(store.root, monkeypatch)
+    assert_clean(at)
+    assert "Unreadable store entry" in at.warning[0].value and bad.name in at.warning[0].value
+
+
+def test_runs_page_starts_a_background_job_and_shows_its_log(tmp_path, monkeypatch):
+    store = Store(tmp_path / "runs")
+    at = open_app(store.root, monkeypatch, "runs")
+    at.text_input[0].input("store ls").run()
+    at.button(key="start-any").click().run()
+    (job,) = jobs.list_jobs(store)
+    deadline = time.time() + 60
+    while jobs.get(store, job.id).active and time.time() < deadline:
+        time.sleep(0.2)
+    at.run()
+    assert_clean(at)
+    assert any("store ls" in m.value and "done" in m.value for m in at.markdown)
+    assert any("0 entries" in c.value for c in at.code)
+
+
+def test_missing_analyses_offer_a_computation(dashboard_store, monkeypatch):
+    at = open_app(dashboard_store.root, monkeypatch, "linearity")
+    assert "Not computed yet" in at.info[0].value

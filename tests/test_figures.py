@@ -1,0 +1,98 @@
+"""Figure builders, label colours and the offline HTML report (no Streamlit involved)."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import figures
+from analysis.colors import PALETTE, label_colors, nth_color
+from analysis.report import ReportItem, build_report
+
+
+def test_label_colours_are_stable_distinct_and_unbounded():
+    names = [f"L{i}" for i in range(120)]
+    colors = label_colors(names)
+    assert colors == label_colors(names)
+    assert len(set(colors.values())) == len(names)
+    assert label_colors(names[:5]) == {n: colors[n] for n in names[:5]}
+    assert nth_color(0) == PALETTE[0]
+
+
+def points(n: int, dims: int = 2) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.normal(size=(n, dims)), columns=["x", "y", "z"][:dims])
+    return df.assign(label=np.where(np.arange(n) % 3 == 0, "NOUN", "VERB"), word="w", context="a <b>w</b> b")
+
+
+def test_embedding_figure_draws_every_point_with_webgl_and_label_colours():
+    df = points(50_000)
+    colors = label_colors(["VERB", "NOUN"])
+    fig = figures.embedding_figure(df, colors)
+    assert [t.type for t in fig.data] == ["scattergl", "scattergl"]
+    assert [t.name for t in fig.data] == ["VERB", "NOUN"]
+    assert sum(len(t.x) for t in fig.data) == 50_000
+    assert fig.data[0].marker.color == colors["VERB"]
+    assert "customdata[2]" in fig.data[0].hovertemplate
+
+
+def test_embedding_figure_in_3d_uses_scatter3d():
+    fig = figures.embedding_figure(points(100, 3), label_colors(["NOUN", "VERB"]))
+    assert {t.type for t in fig.data} == {"scatter3d"}
+
+
+def test_project_pca_keeps_every_row():
+    X = np.random.default_rng(1).normal(size=(300, 16)).astype(np.float32)
+    assert figures.project(X, "pca", 3).shape == (300, 3)
+    with pytest.raises(ValueError):
+        figures.project(X, "tsne")
+
+
+def test_style_scales_fonts_for_presentation():
+    fig = figures.embedding_figure(points(10), {})
+    assert figures.style(fig, presentation=True).layout.font.size > figures.style(fig).layout.font.size
+
+
+def test_export_config_names_the_file_and_format():
+    config = figures.export_config("embeddings-x", "svg")
+    assert config["toImageButtonOptions"] == {"format": "svg", "filename": "embeddings-x", "scale": 3}
+
+
+def test_shared_ranges_are_identical():
+    a, b = points(20), points(20) * 1
+    b["x"] = b["x"] * 10
+    figs = [figures.embedding_figure(a, {}), figures.embedding_figure(b, {})]
+    figures.shared_ranges(figs, [a, b])
+    assert figs[0].layout.xaxis.range == figs[1].layout.xaxis.range
+    assert figs[0].layout.xaxis.range[1] >= b["x"].max()
+
+
+def test_analysis_figures_from_tidy_tables():
+    colors = label_colors(["A", "B"])
+    dyn = pd.DataFrame({"step": [0, 0, 10, 10], "label": ["A", "B", "A", "B"], "min_distance": [1, 2, 3, 2.5]})
+    assert len(figures.min_distance_figure(dyn, colors).data) == 2
+    lin = pd.DataFrame({"layer": [0, 1], "n_labels": [2, 2], "n_clusters_original": [5, 2],
+                        "n_clusters_fine_tuned": [2, 2]})
+    assert len(figures.linearity_figure(lin).data) == 2
+    paths = dyn.rename(columns={"min_distance": "pc1"}).assign(pc2=[0.0, 1.0, 0.5, 1.5])
+    assert len(figures.centroid_paths_figure(paths, colors, upto=0).data) == 4  # a path and a start per label
+    layers = pd.DataFrame({"step": [0, 10, 0, 10], "layer": [0, 0, 1, 1], "metric": "cka", "value": [1, .9, 1, .5]})
+    assert figures.layer_heatmap(layers, "cka").data[0].z.shape == (2, 2)
+    assert len(figures.layer_lines(layers, "cka").data) == 2
+    cross = pd.DataFrame({"fine_tuned_on": ["pos", "dep"], "analysed_task": ["dep", "pos"], "mean_change": [.1, -.2]})
+    assert figures.cross_task_figure(cross).data[0].z.shape == (2, 2)
+    heat = figures.distance_heatmap(np.array([[0, 1.0], [1.0, 0]]), ["A", "B"])
+    assert list(heat.data[0].x) == ["A", "B"]
+
+
+def test_report_is_one_self_contained_html_file():
+    fig = figures.embedding_figure(points(30), label_colors(["NOUN", "VERB"]))
+    html = build_report([ReportItem("Layer 3 <PCA>", "First paragraph.\n\nSecond & last.", fig),
+                         ReportItem("Again", "", fig.to_plotly_json())], title="Group meeting")
+    assert html.startswith("<!DOCTYPE html>")
+    assert re.search(r"<(script|link|img)[^>]+(src|href)=", html) is None  # nothing fetched from outside
+    assert html.count("Plotly.newPlot") == 2
+    assert "Figure 1. Layer 3 &lt;PCA&gt;" in html and "<p>Second &amp; last.</p>" in html
+    assert len(html) > 3_000_000  # plotly.js itself is inlined
