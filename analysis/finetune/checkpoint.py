@@ -1,0 +1,88 @@
+"""Resumable training state on disk: safetensors for tensors, JSON for the rest, never pickle.
+
+A checkpoint folder holds the model (``model.safetensors``), the optimiser moments and the
+torch RNG state as a uint8 tensor (``optimizer.safetensors``), and the optimiser's
+hyper-parameters, the schedule, the Python and NumPy RNG states and the loop's counters
+(``state.json``).  It is written in a temporary folder and renamed into place, so a folder
+with the final name is always complete.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+MODEL = "model.safetensors"
+OPTIMIZER = "optimizer.safetensors"
+STATE = "state.json"
+
+
+def save_weights(model: nn.Module, path: Path) -> None:
+    """The model's state dict as safetensors."""
+    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(path))
+
+
+def load_weights(model: nn.Module, path: Path) -> None:
+    model.load_state_dict(load_file(str(path)))
+
+
+def save_checkpoint(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
+                    scheduler: torch.optim.lr_scheduler.LRScheduler, counters: dict[str, Any]) -> None:
+    """Write everything needed to continue training bit-identically into ``folder`` (atomically)."""
+    tmp = folder.with_name(f"{folder.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp.mkdir(parents=True)
+    try:
+        save_weights(model, tmp / MODEL)
+        opt = optimizer.state_dict()
+        tensors = {f"state.{index}.{name}": value.contiguous()
+                   for index, slots in opt["state"].items() for name, value in slots.items()}
+        tensors["rng.torch"] = torch.get_rng_state()
+        save_file(tensors, str(tmp / OPTIMIZER))
+        py_version, py_state, py_gauss = random.getstate()
+        np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
+        state = {
+            "param_groups": opt["param_groups"],
+            "scheduler": scheduler.state_dict(),
+            "rng": {"python": [py_version, list(py_state), py_gauss],
+                    "numpy": [np_name, np_keys.tolist(), np_pos, np_has_gauss, np_gauss]},
+            "counters": counters,
+        }
+        (tmp / STATE).write_text(json.dumps(state))
+        for p in tmp.iterdir():
+            with open(p, "rb") as f:
+                os.fsync(f.fileno())
+        os.rename(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def load_checkpoint(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
+                    scheduler: torch.optim.lr_scheduler.LRScheduler) -> dict[str, Any]:
+    """Restore model, optimiser, schedule and every RNG from ``folder``; returns the loop's counters."""
+    load_weights(model, folder / MODEL)
+    tensors = load_file(str(folder / OPTIMIZER))
+    state = json.loads((folder / STATE).read_text())
+    slots: dict[int, dict[str, torch.Tensor]] = {}
+    for name, value in tensors.items():
+        if name.startswith("state."):
+            _, index, slot = name.split(".", 2)
+            slots.setdefault(int(index), {})[slot] = value
+    groups = [{**g, "betas": tuple(g["betas"])} for g in state["param_groups"]]
+    optimizer.load_state_dict({"state": slots, "param_groups": groups})
+    scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(tensors["rng.torch"])
+    py_version, py_state, py_gauss = state["rng"]["python"]
+    random.setstate((py_version, tuple(py_state), py_gauss))
+    np_name, np_keys, np_pos, np_has_gauss, np_gauss = state["rng"]["numpy"]
+    np.random.set_state((np_name, np.asarray(np_keys, dtype=np.uint32), np_pos, np_has_gauss, np_gauss))
+    return state["counters"]

@@ -1,0 +1,135 @@
+"""Fine-tuning runs on record, and the read API for analyses and the dashboard.
+
+A run is one seed of one training configuration.  Its key, ``run-<hash>``, covers the model's
+weights, the task's data checksums and options, every :class:`TrainOptions` field, the seed
+and the code version; its ``group`` key covers the same minus the seed (the runs whose spread
+:func:`seed_spread` reports).  The record ``<store>/work/<run key>/run.json`` is replaced
+atomically after every snapshot; it holds the status (``running``, ``interrupted``,
+``failed``, ``done``), progress, metrics and the snapshot list.  Snapshots themselves are
+store entries (see :mod:`analysis.finetune.snapshots`).
+
+* ``list_runs(store) -> DataFrame``: one row per run, columns ``run, group, task, model, seed,
+  status, step, total_steps, test_accuracy, majority_baseline, failed, n_snapshots,
+  train_seconds, snapshot_seconds, updated`` plus one column per training option.
+* ``run_snapshots(store, run) -> DataFrame``: ``step, epoch, task, split, entry`` (a store key,
+  read with ``store[entry]`` and ``analysis.embed.representation``), sorted by step.
+* ``run_metrics(store, run) -> DataFrame``: ``step, epoch, epoch_end, train_loss`` (mean since
+  the previous row), ``epoch_loss`` (mean over the epoch, at epoch ends), ``test_accuracy,
+  test_loss, lr``.
+* ``seed_spread(runs) -> DataFrame``: per group of finished runs, ``n_seeds, mean, std, min,
+  max, majority_baseline, n_failed, failed_seeds`` (a run fails when its final test accuracy is
+  not above the majority-class baseline, as in Zhang et al. 2021).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..store import Store, StoreError
+from .options import TrainOptions
+
+RECORD = "run.json"
+OPTION_COLUMNS = list(TrainOptions().as_dict())
+
+
+def record_path(store: Store, run: str) -> Path:
+    return store.work / run / RECORD
+
+
+def read_record(store: Store, run: str) -> dict[str, Any] | None:
+    """The record of ``run``, or ``None`` if it never started."""
+    path = record_path(store, run)
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"{path}: unreadable run record ({exc})") from exc
+
+
+def write_record(store: Store, record: dict[str, Any]) -> None:
+    """Replace the record atomically (a reader sees the old or the new one, never half of one)."""
+    path = record_path(store, record["run"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{RECORD}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    os.replace(tmp, path)
+
+
+def records(store: Store) -> list[dict[str, Any]]:
+    """Every readable run record, oldest first."""
+    if not store.work.is_dir():
+        return []
+    out = []
+    for folder in store.work.iterdir():
+        if folder.name.startswith("run-") and (folder / RECORD).is_file():
+            try:
+                out.append(read_record(store, folder.name))
+            except StoreError:
+                continue
+    return sorted(out, key=lambda r: (r["created"], r["run"]))
+
+
+def list_runs(store: Store) -> pd.DataFrame:
+    """One row per run: identity, status, progress, final metric and training options."""
+    rows = []
+    for r in records(store):
+        final = r.get("final") or {}
+        rows.append({
+            "run": r["run"], "group": r["group"], "task": r["task"], "model": r["model"], "seed": r["seed"],
+            "status": r["status"], "step": r["step"], "total_steps": r["total_steps"],
+            "test_accuracy": final.get("test_accuracy"), "majority_baseline": r["majority_baseline"],
+            "failed": final.get("failed"), "n_snapshots": len({s["step"] for s in r["snapshots"]}),
+            "train_seconds": r["train_seconds"], "snapshot_seconds": r["snapshot_seconds"],
+            "updated": r["updated"], **{k: r["options"][k] for k in OPTION_COLUMNS},
+        })
+    columns = ["run", "group", "task", "model", "seed", "status", "step", "total_steps", "test_accuracy",
+               "majority_baseline", "failed", "n_snapshots", "train_seconds", "snapshot_seconds", "updated",
+               *OPTION_COLUMNS]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _record(store: Store, run: str) -> dict[str, Any]:
+    record = read_record(store, run)
+    if record is None:
+        raise StoreError(f"no fine-tuning run {run!r} in store {store.root} (see `python -m analysis runs ls`)")
+    return record
+
+
+def run_snapshots(store: Store, run: str) -> pd.DataFrame:
+    """The stored snapshots of ``run``: ``step, epoch, task, split, entry``, sorted by step."""
+    rows = [s for s in _record(store, run)["snapshots"] if store.has(s["entry"])]
+    table = pd.DataFrame(rows, columns=["step", "epoch", "task", "split", "entry"])
+    return table.sort_values(["step", "task", "split"], kind="stable").reset_index(drop=True)
+
+
+def run_metrics(store: Store, run: str) -> pd.DataFrame:
+    """Training loss and test metrics of ``run`` at every epoch end and snapshot, sorted by step."""
+    columns = ["step", "epoch", "epoch_end", "train_loss", "epoch_loss", "test_accuracy", "test_loss", "lr"]
+    table = pd.DataFrame(_record(store, run)["metrics"], columns=columns)
+    return table.sort_values("step", kind="stable").reset_index(drop=True)
+
+
+def seed_spread(runs: pd.DataFrame) -> pd.DataFrame:
+    """Across-seed summary of the final test accuracy of each group of finished runs (``runs`` from :func:`list_runs`)."""
+    done = runs[runs["status"] == "done"]
+    rows = []
+    for group, sub in done.groupby("group", sort=False):
+        first = sub.iloc[0]
+        acc = sub["test_accuracy"].astype(float)
+        failed = sorted(int(s) for s in sub.loc[sub["failed"].astype(bool), "seed"])
+        rows.append({
+            "group": group, "task": first["task"], "model": first["model"],
+            **{k: first[k] for k in OPTION_COLUMNS},
+            "n_seeds": len(sub), "seeds": sorted(int(s) for s in sub["seed"]),
+            "mean": acc.mean(), "std": acc.std(ddof=1) if len(sub) > 1 else float("nan"),
+            "min": acc.min(), "max": acc.max(), "majority_baseline": float(first["majority_baseline"]),
+            "n_failed": len(failed), "failed_seeds": failed,
+        })
+    columns = ["group", "task", "model", *OPTION_COLUMNS, "n_seeds", "seeds", "mean", "std", "min", "max",
+               "majority_baseline", "n_failed", "failed_seeds"]
+    return pd.DataFrame(rows, columns=columns)

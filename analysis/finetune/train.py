@@ -1,0 +1,346 @@
+"""Fine-tune an encoder on a task, recording snapshots, resumably: :func:`finetune`, :func:`finetune_seeds`.
+
+Every ``--snapshot-every`` updates, every ``--snapshot-epochs`` epochs, at update 0 and at the
+last update, every layer's representations of the task's train and test targets (and of the
+probe tasks') are stored, the test accuracy is measured and the full training state is
+checkpointed.  The test accuracy and the training loss are also recorded at every epoch end.
+A run killed at any point resumes from its last checkpoint when called again and reaches
+bit-identical weights on CPU: the data order of an epoch is a function of (seed, epoch), and
+the model, optimiser, schedule and RNG states are restored exactly.
+"""
+from __future__ import annotations
+
+import contextlib
+import shutil
+import time
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..embed import EMBED_VERSION
+from ..models import ModelRef, load_model, resolve_model
+from ..store import Store, make_key, sha256_file
+from ..tasks import load_task, task_files, task_splits
+from .checkpoint import load_checkpoint, save_checkpoint, save_weights
+from .examples import Inputs, downsample, epoch_batches, eval_batches, gather, prepare, updates_per_epoch
+from .heads import TargetClassifier, model_dropout, set_dropout
+from .optim import make_optimizer, make_schedule
+from .options import SnapshotOptions, TrainOptions
+from .reinit import reinit_top_layers
+from .runs import read_record, write_record
+from .snapshots import Target, entry_key, make_target, write_snapshot
+
+FINETUNE_VERSION = "finetune-1"
+"""Bump when training changes in a way that changes its results (it is part of every run key)."""
+
+SPLITS = ("train", "test")
+
+Progress = Callable[[str, int, int], None]
+"""A progress callback ``(stage, done, total)``: stage ``train`` counts updates, stages
+``snapshot <task>/<split> @<step>`` count targets."""
+
+
+def run_spec(ref: ModelRef, task: str, *, seed: int, options: TrainOptions, data_dir: Any = None,
+             task_options: dict | None = None, store: Store | None = None) -> dict[str, Any]:
+    """Everything that determines a run's trajectory: weights, data checksums, options, seed, code."""
+    available = task_splits(task, task_options)
+    if missing := [s for s in SPLITS if s not in available]:
+        raise ValueError(f"fine-tuning needs a train and a test split; task {task!r} has no "
+                         f"{' or '.join(missing)} split (it has {', '.join(available)})")
+    data = {split: sorted(sha256_file(f) for f in task_files(task, split, data_dir=data_dir, options=task_options,
+                                                            store=store)) for split in SPLITS}
+    return {"model": ref.fingerprint, "task": task, "data": data, "task_options": task_options or {},
+            "options": options.as_dict(), "seed": seed, "version": FINETUNE_VERSION, "embed_version": EMBED_VERSION}
+
+
+def snapshot_steps(total: int, per_epoch: int, snapshots: SnapshotOptions) -> list[int]:
+    """Update 0, the last update, every ``every`` updates and every ``epochs``-th epoch end."""
+    steps = {0, total}
+    if snapshots.every:
+        steps.update(range(snapshots.every, total + 1, snapshots.every))
+    if snapshots.epochs:
+        steps.update(range(per_epoch * snapshots.epochs, total + 1, per_epoch * snapshots.epochs))
+    return sorted(steps)
+
+
+def finetune(task: str, model: str | None = None, *, seed: int = 1, options: TrainOptions | None = None,
+             snapshots: SnapshotOptions | None = None, store: Store | None = None, data_dir: Any = None,
+             task_options: dict | None = None, progress: Progress | None = None) -> dict[str, Any]:
+    """Fine-tune ``model`` on ``task`` with one seed; returns the run record (see :mod:`.runs`) plus ``hit``.
+
+    A finished run whose requested snapshots are all stored is a hit: no model is loaded.  An
+    unfinished one resumes from its last checkpoint; a finished one asked for snapshots it does
+    not hold (new probe tasks, a finer interval) trains again from the start, deterministically,
+    storing only what is missing.
+    """
+    options = options or TrainOptions()
+    snapshots = snapshots or SnapshotOptions()
+    store = store or Store()
+    ref = resolve_model(model, store)
+    spec = run_spec(ref, task, seed=seed, options=options, data_dir=data_dir, task_options=task_options, store=store)
+    key = make_key("run", spec)
+    subset = None if options.train_size is None else {"train_size": options.train_size,
+                                                      "sample_seed": options.sample_seed}
+    probes = [(t, s) for t in snapshots.probe_tasks if t != task for s in SPLITS if s in task_splits(t)]
+    with store.lock(key):
+        record = read_record(store, key)
+        if record is not None and record["status"] == "done":
+            targets = [make_target(ref, task, "train", data_dir=data_dir, task_options=task_options,
+                                   dtype=snapshots.dtype, subset=subset),
+                       make_target(ref, task, "test", data_dir=data_dir, task_options=task_options,
+                                   dtype=snapshots.dtype)]
+            targets += [make_target(ref, t, s, data_dir=data_dir, task_options=None, dtype=snapshots.dtype)
+                        for t, s in probes]
+            steps = snapshot_steps(record["total_steps"], record["updates_per_epoch"], snapshots)
+            original = options.reinit_layers == 0
+            if all(store.has(entry_key(t, key, s, original and s == 0)) for t in targets for s in steps):
+                return {**record, "hit": True}
+        training = _Training(store, ref, task, key, spec, seed, options, snapshots, data_dir, task_options,
+                             subset, probes, progress)
+        return {**training.run(record), "hit": False}
+
+
+def finetune_seeds(task: str, model: str | None = None, *, seeds: list[int], **kwargs: Any) -> list[dict[str, Any]]:
+    """:func:`finetune` for each seed in turn (each resumable on its own)."""
+    return [finetune(task, model, seed=seed, **kwargs) for seed in seeds]
+
+
+@contextlib.contextmanager
+def deterministic() -> Iterator[None]:
+    """Deterministic algorithms for the duration of training (restored afterwards)."""
+    was = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(was)
+
+
+class _Training:
+    """One seed's training: model, data, optimiser and the bookkeeping of its record."""
+
+    def __init__(self, store: Store, ref: ModelRef, task: str, key: str, spec: dict[str, Any], seed: int,
+                 options: TrainOptions, snapshots: SnapshotOptions, data_dir: Any, task_options: dict | None,
+                 subset: dict | None, probes: list[tuple[str, str]], progress: Progress | None):
+        self.store, self.ref, self.task, self.key, self.spec, self.seed = store, ref, task, key, spec, seed
+        self.options, self.snap, self.data_dir, self.task_options = options, snapshots, data_dir, task_options
+        self.subset, self.probes, self.progress = subset, probes, progress
+        self.work = store.work_dir(key)
+
+    # -- set-up ---------------------------------------------------------------------------------
+    def setup(self) -> None:
+        o = self.options
+        train = load_task(self.task, "train", data_dir=self.data_dir, options=self.task_options, store=self.store)
+        test = load_task(self.task, "test", data_dir=self.data_dir, options=self.task_options, store=self.store)
+        if o.train_size is not None:
+            train, _ = downsample(train, o.train_size, o.sample_seed)
+        self.tokenizer, encoder = load_model(self.ref)
+        self.pad_id = self.tokenizer.pad_token_id or 0
+        max_len = min(int(getattr(encoder.config, "max_position_embeddings", 512)), 512)
+        self.train_inputs, self.test_inputs = prepare(self.tokenizer, train, max_len), prepare(self.tokenizer, test, max_len)
+        self.train_labels = torch.from_numpy(train.labels)
+        self.test_labels = torch.from_numpy(test.labels)
+        self.per_epoch = updates_per_epoch(self.train_inputs, o.batch_size)
+        self.total = o.steps or o.epochs * self.per_epoch
+        from transformers import set_seed
+
+        set_seed(self.seed)
+        reinit_top_layers(encoder, o.reinit_layers)
+        self.model = TargetClassifier(encoder, train.kind, len(train.label_names),
+                                      model_dropout(encoder) if o.dropout is None else o.dropout)
+        if o.dropout is not None:
+            set_dropout(self.model, o.dropout)
+        self.model.train()
+        self.optimizer = make_optimizer(self.model, o.optimizer, o.lr, o.weight_decay)
+        self.scheduler = make_schedule(self.optimizer, self.total, o.warmup)
+        majority = int(np.bincount(train.labels, minlength=len(train.label_names)).argmax())
+        self.majority_baseline = float(np.mean(test.labels == majority))
+        dtype = self.snap.dtype
+        self.targets: list[Target] = [
+            make_target(self.ref, self.task, "train", data_dir=self.data_dir, task_options=self.task_options,
+                        dtype=dtype, subset=self.subset, data=train),
+            make_target(self.ref, self.task, "test", data_dir=self.data_dir, task_options=self.task_options,
+                        dtype=dtype, data=test),
+            *[make_target(self.ref, t, s, data_dir=self.data_dir, task_options=None, dtype=dtype)
+              for t, s in self.probes],
+        ]
+        self.snap_steps = snapshot_steps(self.total, self.per_epoch, self.snap)
+        self.record_steps = set(self.snap_steps) | set(range(self.per_epoch, self.total + 1, self.per_epoch))
+
+    def new_record(self) -> dict[str, Any]:
+        now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        train = self.train_inputs.data
+        return {
+            "run": self.key, "group": make_key("rungroup", {k: v for k, v in self.spec.items() if k != "seed"}),
+            "spec": self.spec, "model": self.ref.name, "model_path": str(self.ref.path), "task": self.task,
+            "seed": self.seed, "options": self.options.as_dict(), "task_options": self.task_options or {},
+            "status": "running", "error": None, "step": 0, "total_steps": self.total,
+            "updates_per_epoch": self.per_epoch, "n_train": train.n_targets,
+            "n_train_sentences": self.train_inputs.n_sentences, "n_test": self.test_inputs.data.n_targets,
+            "label_names": train.label_names, "majority_baseline": self.majority_baseline,
+            "checkpoint": None, "metrics": [], "snapshots": [], "final": None,
+            "train_seconds": 0.0, "snapshot_seconds": 0.0, "eval_seconds": 0.0, "created": now, "updated": now,
+        }
+
+    def original(self, step: int) -> bool:
+        return step == 0 and self.options.reinit_layers == 0
+
+    def missing_steps(self) -> list[int]:
+        return [s for s in self.snap_steps
+                if any(not self.store.has(entry_key(t, self.key, s, self.original(s))) for t in self.targets)]
+
+    # -- the loop -------------------------------------------------------------------------------
+    def run(self, record: dict[str, Any] | None) -> dict[str, Any]:
+        with deterministic():
+            self.setup()
+            self.record = record or self.new_record()
+            done = self.record["status"] == "done"
+            missing = self.missing_steps()
+            stop = max(missing, default=0) if done else self.total
+            start = 0
+            checkpoint = self.record["checkpoint"]
+            if not done and checkpoint and (self.work / checkpoint).is_dir():
+                counters = load_checkpoint(self.work / checkpoint, self.model, self.optimizer, self.scheduler)
+                if not missing or counters["step"] <= min(missing):
+                    self.counters = counters
+                    start = counters["step"]
+                else:  # earlier snapshots are missing: start again from scratch
+                    self.setup()
+            if start == 0:
+                self.counters = {"step": 0, "window_loss": 0.0, "window_n": 0, "epoch_loss": 0.0, "epoch_n": 0}
+            self.record.update(status="running", error=None)
+            try:
+                if start == 0:
+                    self.record_point(0)
+                self.loop(start, stop)
+            except KeyboardInterrupt:
+                self.record["status"] = "interrupted"
+                self.save_record()
+                raise
+            except Exception as exc:
+                self.record.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+                self.save_record()
+                raise
+            if done:
+                self.record.update(status="done", checkpoint=None)
+                self.save_record()
+                self.remove_checkpoints(keep=None)
+            return self.record
+
+    def loop(self, start: int, stop: int) -> None:
+        o, batches = self.options, None
+        for step in range(start + 1, stop + 1):
+            epoch, position = divmod(step - 1, self.per_epoch)
+            if batches is None or position == 0:
+                batches = epoch_batches(self.train_inputs, o.batch_size, self.seed, epoch, o.batching)
+            began = time.perf_counter()
+            loss = self.update(batches[position])
+            self.record["train_seconds"] += time.perf_counter() - began
+            c = self.counters
+            c["step"] = step
+            c["window_loss"] += loss
+            c["window_n"] += 1
+            c["epoch_loss"] += loss
+            c["epoch_n"] += 1
+            if self.progress:
+                self.progress("train", step, self.total)
+            if step in self.record_steps:
+                self.record_point(step)
+
+    def update(self, sentences: list[int]) -> float:
+        """One optimiser update on a batch of sentences; returns the batch's mean loss."""
+        seqs, targets = gather(self.train_inputs, sentences)
+        logits = self.model(self.train_inputs.plan, seqs, targets, self.pad_id)
+        loss = F.cross_entropy(logits, self.train_labels[targets])
+        loss.backward()
+        if self.options.max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.options.max_grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return float(loss.item())
+
+    # -- record points --------------------------------------------------------------------------
+    def evaluate(self, inputs: Inputs, labels: torch.Tensor) -> tuple[float, float]:
+        """Accuracy and mean loss of the current model on ``inputs`` (eval mode, no dropout)."""
+        self.model.eval()
+        correct, total_loss = 0, 0.0
+        with torch.inference_mode():
+            for sentences in eval_batches(inputs, self.snap.batch_tokens):
+                seqs, targets = gather(inputs, sentences)
+                logits = self.model(inputs.plan, seqs, targets, self.pad_id)
+                y = labels[targets]
+                total_loss += float(F.cross_entropy(logits, y, reduction="sum"))
+                correct += int((logits.argmax(1) == y).sum())
+        self.model.train()
+        n = inputs.data.n_targets
+        return correct / n, total_loss / n
+
+    def record_point(self, step: int) -> None:
+        """Metrics at ``step``; at snapshot steps also snapshots, a checkpoint and kept weights."""
+        c, r = self.counters, self.record
+        epoch_end = step > 0 and (step % self.per_epoch == 0 or step == self.total)
+        began = time.perf_counter()
+        accuracy, test_loss = self.evaluate(self.test_inputs, self.test_labels)
+        r["eval_seconds"] += time.perf_counter() - began
+        row = {"step": step, "epoch": step / self.per_epoch, "epoch_end": epoch_end,
+               "train_loss": c["window_loss"] / c["window_n"] if c["window_n"] else None,
+               "epoch_loss": c["epoch_loss"] / c["epoch_n"] if epoch_end and c["epoch_n"] else None,
+               "test_accuracy": accuracy, "test_loss": test_loss, "lr": self.scheduler.get_last_lr()[0]}
+        r["metrics"] = [m for m in r["metrics"] if m["step"] != step] + [row]
+        c.update(window_loss=0.0, window_n=0)
+        if epoch_end:
+            c.update(epoch_loss=0.0, epoch_n=0)
+        if step in self.snap_steps:
+            began = time.perf_counter()
+            self.snapshot(step)
+            r["snapshot_seconds"] += time.perf_counter() - began
+            if self.snap.keep_weights:
+                (self.work / "weights").mkdir(exist_ok=True)
+                save_weights(self.model, self.work / "weights" / f"step-{step:06d}.safetensors")
+            if 0 < step < self.total:
+                self.checkpoint(step)
+        r["step"] = max(r["step"], step)
+        if step == self.total:
+            r["final"] = {"test_accuracy": accuracy, "failed": accuracy <= self.majority_baseline}
+            r["status"] = "done"
+            r["checkpoint"] = None
+            self.save_record()
+            self.remove_checkpoints(keep=None)
+        else:
+            self.save_record()
+
+    def snapshot(self, step: int) -> None:
+        original = self.original(step)
+        for target in self.targets:
+            stage = f"snapshot {target.task}/{target.split} @{step}"
+            report = (lambda done, total, stage=stage: self.progress(stage, done, total)) if self.progress else None
+            key = write_snapshot(self.store, target, ref=self.ref, encoder=self.model.encoder, tokenizer=self.tokenizer,
+                                 run_key=self.key, step=step, epoch=step / self.per_epoch, seed=self.seed,
+                                 original=original, data_dir=self.data_dir, batch_tokens=self.snap.batch_tokens,
+                                 progress=report)
+            row = {"step": step, "epoch": step / self.per_epoch, "task": target.task, "split": target.split,
+                   "entry": key}
+            self.record["snapshots"] = [s for s in self.record["snapshots"]
+                                        if (s["step"], s["task"], s["split"]) != (step, target.task, target.split)]
+            self.record["snapshots"].append(row)
+
+    def checkpoint(self, step: int) -> None:
+        name = f"checkpoint-{step:06d}"
+        if not (self.work / name).is_dir():
+            save_checkpoint(self.work / name, self.model, self.optimizer, self.scheduler, dict(self.counters))
+        self.record["checkpoint"] = name
+        self.save_record()
+        self.remove_checkpoints(keep=name)
+
+    def remove_checkpoints(self, keep: str | None) -> None:
+        """Delete every checkpoint but ``keep`` (and leftovers of interrupted writes)."""
+        for folder in self.work.glob("checkpoint-*"):
+            if folder.name != keep:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def save_record(self) -> None:
+        self.record["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        write_record(self.store, self.record)

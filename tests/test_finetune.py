@@ -1,0 +1,250 @@
+"""Fine-tuning: loss goes down, BERTAdam vs AdamW, re-initialisation, resume, snapshots, sampling."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from analysis.embed import embed, representation
+from analysis.finetune import (SnapshotOptions, TrainOptions, finetune, list_runs, parse_seeds, run_metrics,
+                               run_snapshots, seed_spread)
+from analysis.finetune.examples import downsample
+from analysis.finetune.optim import BETAS, EPS, BertAdam, make_optimizer
+from analysis.finetune.reinit import reinit_top_layers
+from analysis.models import load_model, resolve_model
+from analysis.tasks import load_task
+
+# A small real task: 48 TREC questions, batches of 16 (3 updates an epoch), a high learning rate.
+SMALL = dict(train_size=48, batch_size=16, lr=2e-3, warmup=0.0)
+
+
+@pytest.fixture(autouse=True)
+def one_thread(monkeypatch):
+    """One thread: the tiny models gain nothing from more, and a shared machine loses a lot."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_training_reduces_the_loss_on_a_real_task(store, tiny_bert, shared_data):
+    options = TrainOptions(epochs=10, train_size=48, batch_size=8, lr=1e-2, warmup=0.0)
+    record = finetune("trec-6", str(tiny_bert), seed=1, options=options, snapshots=SnapshotOptions(epochs=0),
+                      store=store, data_dir=shared_data)
+    metrics = run_metrics(store, record["run"])
+    epochs = metrics[metrics["epoch_end"]]
+    assert epochs["epoch"].tolist() == list(range(1, 11))
+    assert epochs["epoch_loss"].iloc[-1] < 0.6 * epochs["epoch_loss"].iloc[0]
+    assert record["status"] == "done" and record["total_steps"] == 60 and record["n_train"] == 48
+    assert record["final"]["test_accuracy"] == metrics["test_accuracy"].iloc[-1] and record["n_test"] == 499
+    sample = downsample(load_task("trec-6", "train", data_dir=shared_data), 48, 0)[0]
+    test = load_task("trec-6", "test", data_dir=shared_data)
+    assert record["majority_baseline"] == pytest.approx(np.mean(test.labels == np.bincount(sample.labels).argmax()))
+
+
+def test_bertadam_differs_from_adamw_exactly_by_bias_correction():
+    lr, decay = 0.01, 0.1
+    start = torch.tensor([1.0, -2.0, 0.5])
+    grads = [torch.tensor([0.3, -0.1, 2.0]), torch.tensor([-0.5, 0.2, 1.0]), torch.tensor([0.1, 0.1, -3.0])]
+    results = {}
+    for name in ("adamw", "bertadam"):
+        p = torch.nn.Parameter(start.clone())
+        opt = (torch.optim.AdamW([p], lr=lr, betas=BETAS, eps=EPS, weight_decay=decay) if name == "adamw"
+               else BertAdam([p], lr=lr, weight_decay=decay))
+        for g in grads:
+            p.grad = g.clone()
+            opt.step()
+        results[name] = p.detach().double()
+    b1, b2 = BETAS
+    expected = {"adamw": start.double(), "bertadam": start.double()}
+    m = v = torch.zeros(3, dtype=torch.float64)
+    for t, g in enumerate(grads, start=1):
+        g = g.double()
+        m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
+        c1, c2 = 1 - b1 ** t, 1 - b2 ** t
+        for name, (mhat, denom) in {"adamw": (m / c1, (v / c2).sqrt() + EPS), "bertadam": (m, v.sqrt() + EPS)}.items():
+            p = expected[name]
+            expected[name] = p - lr * decay * p - lr * mhat / denom
+    for name in results:
+        torch.testing.assert_close(results[name], expected[name], rtol=0, atol=1e-6)
+    assert not torch.allclose(results["adamw"], results["bertadam"])
+
+
+def test_weight_decay_spares_biases_and_layer_norms(tiny_bert):
+    _, encoder = load_model(resolve_model(str(tiny_bert)))
+    decayed, exempt = make_optimizer(encoder, "bertadam", 1e-3, 0.01).param_groups
+    names = {id(p): n for n, p in encoder.named_parameters()}
+    assert all(not names[id(p)].endswith("bias") and "LayerNorm" not in names[id(p)] for p in decayed["params"])
+    assert {names[id(p)] for p in exempt["params"]} >= {"embeddings.LayerNorm.weight", "pooler.dense.bias"}
+    assert exempt["weight_decay"] == 0.0 and decayed["weight_decay"] == 0.01
+
+
+def test_reinit_changes_exactly_the_top_layers_and_the_pooler(tmp_path):
+    from conftest import build_tiny_bert
+
+    _, encoder = load_model(resolve_model(str(build_tiny_bert(tmp_path / "bert4", layers=4))))
+    with torch.no_grad():  # make every weight differ from a fresh initialisation, as pre-training does
+        for p in encoder.parameters():
+            p.add_(torch.randn_like(p))
+    before = {k: v.clone() for k, v in encoder.state_dict().items()}
+    torch.manual_seed(0)
+    assert reinit_top_layers(encoder, 2) == ["encoder.layer.2", "encoder.layer.3", "pooler"]
+    after = encoder.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    top = {k for k in before if k.startswith(("encoder.layer.2.", "encoder.layer.3.", "pooler."))}
+    assert changed == top
+    std = encoder.config.initializer_range
+    assert abs(float(after["encoder.layer.3.intermediate.dense.weight"].std()) - std) < 0.1 * std
+    assert torch.all(after["encoder.layer.2.attention.output.dense.bias"] == 0)
+    assert torch.all(after["encoder.layer.3.output.LayerNorm.weight"] == 1)
+    assert torch.all(after["pooler.dense.bias"] == 0)
+    with pytest.raises(ValueError, match="the model has 4"):
+        reinit_top_layers(encoder, 5)
+
+
+class Interrupt:
+    """A progress callback that interrupts training, like Ctrl-C, after update ``at``."""
+
+    def __init__(self, at: int | None = None):
+        self.at, self.steps = at, []
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage == "train":
+            self.steps.append(done)
+            if done == self.at:
+                raise KeyboardInterrupt
+
+
+def test_kill_and_resume_gives_bit_identical_weights_and_the_expected_snapshots(tmp_path, tiny_bert, shared_data,
+                                                                                monkeypatch):
+    from analysis.store import Store
+
+    options = TrainOptions(epochs=4, reinit_layers=1, **SMALL)
+    snaps = SnapshotOptions(every=5, probe_tasks=("ps-fxn",), keep_weights=True)
+    kwargs = dict(seed=3, options=options, snapshots=snaps, data_dir=shared_data)
+    whole = Store(tmp_path / "whole")
+    uninterrupted = finetune("trec-6", str(tiny_bert), store=whole, **kwargs)
+
+    store = Store(tmp_path / "resumed")
+    first = Interrupt(at=7)
+    with pytest.raises(KeyboardInterrupt):
+        finetune("trec-6", str(tiny_bert), store=store, progress=first, **kwargs)
+    run = uninterrupted["run"]
+    assert list_runs(store).set_index("run").loc[run, "status"] == "interrupted"
+    assert sorted((store.work / run).glob("checkpoint-*"))[-1].name == "checkpoint-000006"
+    second = Interrupt()
+    resumed = finetune("trec-6", str(tiny_bert), store=store, progress=second, **kwargs)
+    assert second.steps[0] == 7, "training resumes after the last checkpoint (update 6)"
+    assert resumed["run"] == run and resumed["status"] == "done"
+
+    final = f"weights/step-{resumed['total_steps']:06d}.safetensors"
+    a, b = load_file(whole.work / run / final), load_file(store.work / run / final)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert run_metrics(whole, run).equals(run_metrics(store, run))
+    assert not list((store.work / run).glob("checkpoint-*")), "a finished run keeps no optimiser state"
+
+    # snapshots at update 0, every 5 updates, every epoch end (3 updates) and the last update
+    snapshots = run_snapshots(store, run)
+    expected = [0, 3, 5, 6, 9, 10, 12]
+    for task, split in [("trec-6", "train"), ("trec-6", "test"), ("ps-fxn", "train"), ("ps-fxn", "test")]:
+        rows = snapshots[(snapshots["task"] == task) & (snapshots["split"] == split)]
+        assert rows["step"].tolist() == expected, (task, split)
+    test_data = load_task("trec-6", "test", data_dir=shared_data)
+    by_step = {}
+    for row in snapshots[(snapshots["task"] == "trec-6") & (snapshots["split"] == "test")].itertuples():
+        entry = store[row.entry]
+        X, y = representation(entry, 2)
+        assert X.shape == (499, 32) and entry.summary["n_layers"] == 3
+        np.testing.assert_array_equal(y, test_data.labels)
+        by_step[row.step] = np.array(X)
+        assert entry.kind == "snapshot" and entry.spec["weights"] == {"run": run, "step": row.step}
+    assert not np.allclose(by_step[0], by_step[12]), "fine-tuning moves the last layer"
+    # re-initialising a layer makes update 0 differ from the original model, but not below it
+    original = embed("trec-6", "test", str(tiny_bert), store=store, data_dir=shared_data)
+    np.testing.assert_array_equal(representation(original, 1)[0], representation(store[
+        snapshots[(snapshots["step"] == 0) & (snapshots["task"] == "trec-6") & (snapshots["split"] == "test")]
+        ["entry"].item()], 1)[0])
+    assert not np.allclose(representation(original, 2)[0], by_step[0])
+    train0 = store[snapshots[(snapshots["step"] == 12) & (snapshots["split"] == "train") &
+                             (snapshots["task"] == "trec-6")]["entry"].item()]
+    assert train0.summary["n_targets"] == 48 and train0.spec["subset"] == {"train_size": 48, "sample_seed": 0}
+
+    # the same command again is a store hit: no model, no corpus
+    monkeypatch.setattr("analysis.finetune.train.load_model", lambda *_: pytest.fail("a hit loads no model"))
+    assert finetune("trec-6", str(tiny_bert), store=store, **kwargs)["hit"] is True
+
+
+def test_new_probe_task_on_a_finished_run_adds_only_what_is_missing(store, tiny_bert, shared_data):
+    kwargs = dict(seed=1, options=TrainOptions(epochs=2, **SMALL), store=store, data_dir=shared_data)
+    first = finetune("trec-6", str(tiny_bert), snapshots=SnapshotOptions(), **kwargs)
+    before = run_snapshots(store, first["run"])
+    created = {key: store[key].meta["created"] for key in before["entry"]}
+    again = finetune("trec-6", str(tiny_bert), snapshots=SnapshotOptions(probe_tasks=("trec-50",)), **kwargs)
+    assert again["run"] == first["run"] and again["hit"] is False and again["status"] == "done"
+    after = run_snapshots(store, first["run"])
+    assert sorted(after[after["task"] == "trec-50"]["step"].unique()) == [0, 3, 6]
+    assert all(store[key].meta["created"] == stamp for key, stamp in created.items())
+    assert again["final"] == first["final"]
+    # update 0 of an unchanged model on a full split is the ordinary embed entry, shared
+    zero = after[(after["step"] == 0) & (after["task"] == "trec-50") & (after["split"] == "test")]["entry"].item()
+    assert zero == embed("trec-50", "test", str(tiny_bert), store=store, data_dir=shared_data).key
+
+
+def test_downsampling_is_the_same_for_the_same_seed(shared_data):
+    data = load_task("ps-role", "train", data_dir=shared_data)
+    a, ia = downsample(data, 100, seed=7)
+    b, ib = downsample(data, 100, seed=7)
+    _, ic = downsample(data, 100, seed=8)
+    np.testing.assert_array_equal(ia, ib)
+    assert not np.array_equal(ia, ic)
+    assert a.n_targets == 100 and a.sentences == b.sentences and len(a.sentences) < len(data.sentences)
+    assert [a.target_text(i) for i in range(100)] == [data.target_text(int(j)) for j in ia]
+    np.testing.assert_array_equal(a.labels, data.labels[ia])
+    with pytest.raises(ValueError, match="exceeds the 462 training targets"):
+        downsample(data, 1000, seed=0)
+
+
+def test_parse_seeds_and_option_errors():
+    assert parse_seeds("1-3,7") == [1, 2, 3, 7] and parse_seeds("5") == [5]
+    for bad in ("3-1", "a", "1-"):
+        with pytest.raises(ValueError):
+            parse_seeds(bad)
+    with pytest.raises(ValueError, match="optimizer must be one of adamw, bertadam"):
+        TrainOptions(optimizer="sgd")
+    with pytest.raises(ValueError, match="warm-up"):
+        TrainOptions(warmup=1.5)
+
+
+def test_cli_seeds_runs_ls_and_spread(store, tiny_bert, shared_data, capsys):
+    from analysis.cli import main
+
+    args = ["finetune", "--task", "trec-6", "--model", str(tiny_bert), "--store", str(store.root),
+            "--data-dir", str(shared_data), "--train-size", "32", "--batch-size", "16", "--steps", "4",
+            "--lr", "2e-3", "--optimizer", "bertadam", "--snapshot-epochs", "0", "--seeds", "1-2", "--json"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [r["seed"] for r in out["runs"]] == [1, 2] and all(r["status"] == "done" for r in out["runs"])
+    spread = out["spread"][0]
+    accuracies = [r["test_accuracy"] for r in out["runs"]]
+    assert spread["n_seeds"] == 2 and spread["mean"] == pytest.approx(np.mean(accuracies))
+    assert spread["min"] == min(accuracies) and spread["max"] == max(accuracies)
+    assert spread["failed_seeds"] == [r["seed"] for r in out["runs"] if r["test_accuracy"] <= spread["majority_baseline"]]
+
+    assert main(["runs", "ls", "--store", str(store.root), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert {r["seed"] for r in listed["runs"]} == {1, 2} and all(r["optimizer"] == "bertadam" for r in listed["runs"])
+    table = list_runs(store)
+    assert seed_spread(table)["n_seeds"].tolist() == [2]
+
+    assert main(["runs", "show", out["runs"][0]["run"], "--store", str(store.root), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [m["step"] for m in shown["metrics"]] == [0, 2, 4] and {s["step"] for s in shown["snapshots"]} == {0, 4}
+
+    for bad, message in [(["--seeds", "2-1"], "runs backwards"), (["--probe-tasks", "nope"], "unknown task"),
+                         (["--train-size", "99999"], "exceeds")]:
+        assert main([*args[:-3], *bad]) == 2
+        assert message in capsys.readouterr().err
