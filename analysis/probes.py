@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -55,6 +55,12 @@ def dev_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np
     return fit, np.sort(dev)
 
 
+class _Trained(NamedTuple):
+    model: MLPClassifier
+    dev_accuracy: float
+    epochs: int
+
+
 def _train(
     X_fit: np.ndarray,
     y_fit: np.ndarray,
@@ -67,8 +73,8 @@ def _train(
     patience: int,
     batch_size: int,
     learning_rate: float,
-) -> tuple[MLPClassifier, float, int]:
-    """An MLP trained epoch by epoch, early-stopped on dev accuracy, with its best weights restored."""
+) -> _Trained:
+    """An MLP trained epoch by epoch, early-stopped on dev accuracy, best weights restored."""
     model = MLPClassifier(
         hidden_layer_sizes=size,
         batch_size=min(batch_size, len(y_fit)),
@@ -85,7 +91,7 @@ def _train(
         elif epoch - best_epoch >= patience:
             break
     model.coefs_, model.intercepts_ = best_weights
-    return model, best_accuracy, best_epoch
+    return _Trained(model, best_accuracy, best_epoch)
 
 
 def mlp_probe(
@@ -103,7 +109,7 @@ def mlp_probe(
     batch_size: int = 256,
     learning_rate: float = 1e-3,
 ) -> ProbeResult:
-    """Grid-search the two hidden sizes on dev (with ``seeds[0]``), then test every seed at the best.
+    """Grid-search both hidden sizes on dev (with ``seeds[0]``), then test every seed at the best.
 
     Inputs are standardised with the fit split's statistics (float32); each network trains on
     the fit split with Adam and early stopping on dev accuracy.  Ties in dev accuracy go to
@@ -125,15 +131,19 @@ def mlp_probe(
     grid_rows, best_size, best = [], None, None
     for size in itertools.product(sorted(hidden_sizes), repeat=2):
         trained = _train(*data, size, seeds[0], *settings)
-        grid_rows.append({"hidden1": size[0], "hidden2": size[1], "dev_accuracy": trained[1], "epochs": trained[2]})
-        if best is None or trained[1] > best[1]:
+        grid_rows.append(
+            {"hidden1": size[0], "hidden2": size[1], "dev_accuracy": trained.dev_accuracy,
+             "epochs": trained.epochs}
+        )
+        if best is None or trained.dev_accuracy > best.dev_accuracy:
             best_size, best = (int(size[0]), int(size[1])), trained
 
     run_rows = []
     for seed in seeds:
-        model, accuracy, epochs = best if seed == seeds[0] else _train(*data, best_size, seed, *settings)
+        trained = best if seed == seeds[0] else _train(*data, best_size, seed, *settings)
         run_rows.append(
-            {"seed": seed, "dev_accuracy": accuracy, "test_accuracy": model.score(X_eval, y_test), "epochs": epochs}
+            {"seed": seed, "dev_accuracy": trained.dev_accuracy,
+             "test_accuracy": trained.model.score(X_eval, y_test), "epochs": trained.epochs}
         )
     runs = pd.DataFrame(run_rows)
     majority = np.bincount(y_train).argmax()

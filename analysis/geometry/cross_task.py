@@ -6,13 +6,14 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+KEYS = ("fine_tuned_on", "analysed_task")
 COUNTS = ("n_labels", "n_increased", "n_decreased", "n_unchanged", "n_undefined", "mean_change")
 
 
 def min_distance_change(
     before: np.ndarray, after: np.ndarray, tolerance: float = 0.0
 ) -> dict[str, float | int]:
-    """Counts of labels whose minimum distance rose, fell or stayed (|Δ| ≤ tolerance), and the mean Δ.
+    """How many labels' minimum distance rose, fell or stayed (|Δ| ≤ tolerance); the mean Δ.
 
     Labels undefined (NaN) on either side are counted as n_undefined, so the four counts add up
     to n_labels; mean_change averages the defined labels.
@@ -44,12 +45,12 @@ def cross_task_table(records: Iterable[Mapping[str, Any]], tolerance: float = 0.
     """
     rows = []
     for r in records:
-        row = {"fine_tuned_on": r["fine_tuned_on"], "analysed_task": r["analysed_task"]}
+        row = {k: r[k] for k in KEYS}
         row |= min_distance_change(r["min_before"], r["min_after"], tolerance)
         if "probe_accuracy" in r:
             row["probe_accuracy"] = float(r["probe_accuracy"])
         rows.append(row)
-    table = pd.DataFrame(rows, columns=None if rows else ["fine_tuned_on", "analysed_task", *COUNTS])
-    if table.duplicated(["fine_tuned_on", "analysed_task"]).any():
+    table = pd.DataFrame(rows, columns=None if rows else [*KEYS, *COUNTS])
+    if table.duplicated(list(KEYS)).any():
         raise ValueError("more than one record per (fine_tuned_on, analysed_task)")
     return table

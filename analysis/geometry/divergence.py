@@ -1,4 +1,4 @@
-"""Train–test divergence: spatial similarity of a representation's train and test geometry (Table 2)."""
+"""Train–test divergence: spatial similarity of the train and test geometry (Table 2)."""
 from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
@@ -30,7 +30,8 @@ def train_test_divergence(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
             bool(record["train_linear"]),
             bool(record["test_linear"]),
         )
-        rows.append({k: v for k, v in record.items() if k not in FIELDS} | {"similarity": similarity})
+        keys = {k: v for k, v in record.items() if k not in FIELDS}
+        rows.append(keys | {"similarity": similarity})
     long = pd.DataFrame(rows, columns=None if rows else [STATE, "similarity"])
     keys = [c for c in long.columns if c not in (STATE, "similarity")]
     return wide_by_state(long, ["similarity"], keys)

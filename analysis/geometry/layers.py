@@ -1,4 +1,4 @@
-"""Layer behaviour over fine-tuning: each layer at each step against the same original layer (Figure 4)."""
+"""Layer behaviour during fine-tuning: each layer at each step against its original (Figure 4)."""
 from __future__ import annotations
 
 from typing import Iterable, Mapping, NamedTuple
@@ -51,5 +51,7 @@ def layer_behaviour(
         if snap.layer not in original:
             raise KeyError(f"no original representation for layer {snap.layer}")
         for metric, value in compare_layers(snap, original[snap.layer], y).items():
-            rows.append({"step": int(snap.step), "layer": int(snap.layer), "metric": metric, "value": value})
+            rows.append(
+                {"step": int(snap.step), "layer": int(snap.layer), "metric": metric, "value": value}
+            )
     return pd.DataFrame(rows, columns=["step", "layer", "metric", "value"])

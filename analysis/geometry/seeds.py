@@ -1,4 +1,4 @@
-"""Variation across random seeds: bootstrap intervals of a metric and recipe summaries (Zhang et al.)."""
+"""Variation across seeds: bootstrap intervals of a metric, recipe summaries (Zhang et al., 2021)."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -50,9 +50,8 @@ def seed_intervals(
             ).confidence_interval
             low, high = float(interval.low), float(interval.high)
         mean = float(values.mean()) if values.size else float("nan")
-        rows.append(
-            dict(zip(keys, key)) | {"n_seeds": values.size, "mean": mean, "ci_low": low, "ci_high": high}
-        )
+        summary = {"n_seeds": values.size, "mean": mean, "ci_low": low, "ci_high": high}
+        rows.append(dict(zip(keys, key)) | summary)
     return pd.DataFrame(rows, columns=[*keys, "n_seeds", "mean", "ci_low", "ci_high"])
 
 

@@ -33,7 +33,7 @@ def pearson_over_shared_pairs(Da: np.ndarray, Db: np.ndarray) -> float:
 def spatial_similarity_if_linear(
     Da: np.ndarray, Db: np.ndarray, linear_a: bool, linear_b: bool
 ) -> float:
-    """Spatial similarity of two DirectProbe results, NaN (the paper's "-") unless both are linear."""
+    """Spatial similarity of two DirectProbe results; NaN (the paper's "-") unless both are linear."""
     return pearson_over_shared_pairs(Da, Db) if (linear_a and linear_b) else float("nan")
 
 
@@ -58,8 +58,8 @@ def _centred_cross_products(
 def linear_cka(X: np.ndarray, Y: np.ndarray, chunk: int = 4096) -> float:
     """Linear CKA of two representations of the same n targets (rows), in the d × d feature form.
 
-    ‖XcᵀYc‖²_F / (‖XcᵀXc‖_F ‖YcᵀYc‖_F) with column-centred Xc, Yc; memory is O(d² + chunk·d), so
-    memory-mapped n = 43k × 768 arrays are fine.  NaN when either representation is constant.
+    ‖XcᵀYc‖²_F / (‖XcᵀXc‖_F ‖YcᵀYc‖_F) with column-centred Xc, Yc.  Memory is O(d² + chunk·d),
+    so memory-mapped n = 43k × 768 arrays are fine.  NaN when either representation is constant.
     """
     if X.ndim != 2 or Y.ndim != 2 or X.shape[0] != Y.shape[0]:
         raise ValueError(f"need two 2-D arrays with the same rows, got {X.shape} and {Y.shape}")
