@@ -8,8 +8,6 @@ import pandas as pd
 
 from .similarity import centroid_rsa, linear_cka, spatial_similarity_if_linear
 
-METRICS = ("spatial", "cka", "rsa")
-
 
 class LayerSnapshot(NamedTuple):
     """One layer's representation of the shared targets at one step, with its DirectProbe result."""
