@@ -50,8 +50,23 @@ def entry_table(root: str) -> pd.DataFrame:
     return catalog.store_table(Store(root))
 
 
-def entry(key: str) -> Entry:
-    return store()[key]
+@st.cache_data(ttl=3, show_spinner=False)
+def study_runs(root: str, model: str, task: str) -> pd.DataFrame:
+    runs = catalog.study_runs(Store(root), model, task)
+    return runs.assign(label=[catalog.run_label(r) for _, r in runs.iterrows()])
+
+
+@st.cache_data(ttl=3, show_spinner=False)
+def snapshot_splits(root: str, run: str, task: str) -> list[str]:
+    from analysis.finetune import run_snapshots
+
+    snaps = run_snapshots(Store(root), run)
+    return sorted(set(snaps[snaps["task"] == task]["split"])) or ["test"]
+
+
+@st.cache_data(ttl=3, show_spinner=False)
+def snapshot_steps(root: str, run: str, task: str, split: str) -> pd.DataFrame:
+    return catalog.snapshot_steps(Store(root), run, task, split)
 
 
 @st.cache_data(show_spinner="Reading targets…", max_entries=8)
@@ -74,7 +89,7 @@ def projection(root: str, key: str, layer: int, method: str, dims: int) -> pd.Da
 
 @dataclass(frozen=True)
 class Selection:
-    """What the sidebar picked: a study (model, task, split), run, layer and snapshot."""
+    """What the sidebar picked: a study (model, task, split), a run and snapshot, a layer, and the entry they name."""
 
     model: str
     task: str
@@ -82,6 +97,8 @@ class Selection:
     layer: int
     entry: Entry
     run: str = NO_RUN
+    step: int | None = None
+    steps: pd.DataFrame | None = None
 
     @property
     def label_names(self) -> list[str]:
@@ -92,19 +109,35 @@ class Selection:
         return label_colors(self.label_names)
 
     @property
+    def model_short(self) -> str:
+        return self.model.rstrip("/").split("/")[-1]
+
+    @property
     def slug(self) -> str:
-        """A short name for files: model-task-split-layer."""
-        return f"{self.model.split('/')[-1]}-{self.task}-{self.split}-L{self.layer:02d}"
+        """A short name for files: model-task-split[-step]-layer."""
+        step = f"-s{self.step}" if self.step is not None else ""
+        return f"{self.model_short}-{self.task}-{self.split}{step}-L{self.layer:02d}"
+
+    @property
+    def where(self) -> str:
+        """A caption-ready description of the view."""
+        state = f", update {self.step}" if self.step is not None else ", pre-trained"
+        return f"{self.model_short} · {self.task}/{self.split}{state}"
 
 
-def synced(widget: Callable[..., Any], label: str, key: str, options: Sequence[Any], **kwargs: Any) -> Any:
-    """A selection widget whose value starts from the URL (``?key=value``) and is written back to it."""
+def synced(widget: Callable[..., Any], label: str, key: str, options: Sequence[Any], default: Any = None,
+           **kwargs: Any) -> Any:
+    """A selection widget whose value starts from the URL (``?key=value``) and is written back to it.
+
+    Without a valid URL value it starts at ``default`` (else the first option).
+    """
     options = list(options)
     as_text = [str(o) for o in options]
     current = st.session_state.get(key)
     if current not in options:
         wanted = st.query_params.get(key)
-        st.session_state[key] = options[as_text.index(wanted)] if wanted in as_text else options[0]
+        fallback = default if default in options else options[0]
+        st.session_state[key] = options[as_text.index(wanted)] if wanted in as_text else fallback
     value = widget(label, options, key=key, **kwargs)
     st.query_params[key] = str(value)
     return value
@@ -124,25 +157,38 @@ def synced_flag(label: str, key: str, **kwargs: Any) -> bool:
 
 def sidebar_selection() -> Selection | None:
     """The study pickers (only what the store holds is offered); ``None`` when the store has no study."""
-    table = studies(str(store().root))
+    root = str(store().root)
+    table = studies(root)
     if table.empty:
         return None
-    bar = st.sidebar
-    with bar:
+    with st.sidebar:
         st.markdown("##### Study")
         model = synced(st.selectbox, "Model", "model", sorted(table["model"].unique()))
         tasks = table[table["model"] == model]
         task = synced(st.selectbox, "Task", "task", sorted(tasks["task"].unique()))
-        splits = tasks[tasks["task"] == task]["splits"].iloc[0].split(", ")
+        runs = study_runs(root, model, task)
+        labels = {NO_RUN: "pre-trained (no fine-tuning)"} | dict(zip(runs["run"], runs["label"]))
+        run = synced(st.selectbox, "Fine-tuning run", "run", list(labels), format_func=labels.get,
+                     help="Runs of this model on this task in the store; start more from Runs.")
+        if run == NO_RUN:
+            splits = tasks[tasks["task"] == task]["splits"].iloc[0].split(", ")
+        else:
+            splits = snapshot_splits(root, run, task)
         split = synced(st.selectbox, "Split", "split", _ordered_splits(splits))
-        found = catalog.find_embed(store(), model, task, split)
+        steps = None if run == NO_RUN else snapshot_steps(root, run, task, split)
+        found = catalog.find_embed(store(), model, task, split) if steps is None else None
+        step = None
+        if steps is not None and len(steps):
+            step = int(synced(st.select_slider, "Snapshot (update)", "step", [int(x) for x in steps["step"]],
+                              help="Training update of the snapshot; 0 is the model before fine-tuning."))
+            found = store()[steps.set_index("step").loc[step, "entry"]]
         if found is None:
+            st.warning("Nothing stored for this choice yet.")
             return None
-        synced(st.selectbox, "Fine-tuning run", "run", [NO_RUN],
-               help="Fine-tuning runs of this model on this task appear here once stored.")
         n_layers = int(found.summary["n_layers"])
-        layer = synced(st.select_slider, "Layer", "layer", list(range(n_layers)), help="0 = embeddings")
-    return Selection(model=model, task=task, split=split, layer=int(layer), entry=found)
+        layer = synced(st.select_slider, "Layer", "layer", list(range(n_layers)), help="0 = embedding layer")
+    return Selection(model=model, task=task, split=split, layer=int(layer), entry=found, run=run, step=step,
+                     steps=steps)
 
 
 def selection() -> Selection | None:
@@ -159,8 +205,8 @@ def _ordered_splits(splits: Sequence[str]) -> list[str]:
 
 PRESENTATION_CSS = """
 <style>
-header[data-testid="stHeader"], div[data-testid="stToolbar"], div[data-testid="stDecoration"],
-div[data-testid="stStatusWidget"], footer { display: none !important; }
+div[data-testid="stToolbar"], div[data-testid="stDecoration"], div[data-testid="stStatusWidget"],
+span[data-testid="stMainMenu"], footer { display: none !important; }
 .block-container { padding-top: 1.5rem !important; }
 .stMarkdown p, .stMarkdown li, .stCaption, label p { font-size: 1.25rem !important; }
 h1 { font-size: 2.6rem !important; } h2 { font-size: 2rem !important; } h3 { font-size: 1.6rem !important; }
@@ -203,11 +249,11 @@ def show_figure(fig: go.Figure, name: str, data: pd.DataFrame | None = None, cap
         st.caption(caption)
     if presentation():
         return
-    left, right, _ = st.columns([1, 1, 4])
+    row = st.container(horizontal=True)
     if data is not None:
-        left.download_button("Data (CSV)", data=lambda: data.to_csv(index=False), file_name=f"{name}.csv",
+        row.download_button("Data (CSV)", data=lambda: data.to_csv(index=False), file_name=f"{name}.csv",
                              mime="text/csv", on_click="ignore", key=f"csv-{name}", icon=":material/download:")
-    right.button("Add to report", key=f"report-{name}", icon=":material/note_add:", on_click=add_to_report,
+    row.button("Add to report", key=f"report-{name}", icon=":material/note_add:", on_click=add_to_report,
                  args=(fig.to_json(), name, caption))
 
 
@@ -255,3 +301,48 @@ def cli_commands() -> frozenset[str]:
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
     return frozenset(sub.choices)
+
+
+def need_run(sel: Selection, what: str) -> None:
+    """Stop the page with a one-click fine-tuning run when no run is selected (or none exists)."""
+    if sel.run != NO_RUN and sel.steps is not None and len(sel.steps):
+        return
+    runs = study_runs(str(store().root), sel.model, sel.task)
+    if len(runs):
+        st.info(f"Pick a fine-tuning run in the sidebar to see {what}.", icon=":material/arrow_back:")
+    else:
+        offer_computation(f"{what} needs a fine-tuning run of {sel.model_short} on {sel.task} with snapshots.",
+                          ["finetune", "--model", sel.model, "--task", sel.task, "--snapshot-every", "50"],
+                          "compute-finetune")
+    st.stop()
+
+
+@st.cache_data(show_spinner="Computing centroid paths…", max_entries=32)
+def centroid_paths(root: str, run: str, steps: pd.DataFrame, layer: int) -> tuple[pd.DataFrame, list[float]]:
+    proj = catalog.centroid_paths(Store(root), steps, layer)
+    return proj.points, [float(v) for v in proj.explained_variance_ratio]
+
+
+@st.cache_data(show_spinner="Computing centroid shifts…", max_entries=32)
+def centroid_shift(root: str, before: str, after: str, layer: int) -> pd.DataFrame:
+    return catalog.centroid_shift(Store(root), before, after, layer).points
+
+
+@st.cache_data(show_spinner="Comparing every layer with the original (CKA, RSA)…", max_entries=16)
+def layer_similarity(root: str, run: str, steps: pd.DataFrame) -> pd.DataFrame:
+    return catalog.layer_similarity(Store(root), steps)
+
+
+def ensure_app() -> None:
+    """Make sure ``app.py`` (navigation, sidebar) runs around this page; call first on every page.
+
+    Streamlit bug workaround: with a ``pages/`` folder, a server's first request for a page other
+    than the home page (a shared deep link after a restart) runs that page file alone, in the old
+    pages-folder mode; ``st.navigation`` only switches that mode off once ``app.py`` has run.
+    Switch it off and rerun, which goes through ``app.py`` to the same page.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()

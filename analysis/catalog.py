@@ -3,8 +3,11 @@ from __future__ import annotations
 
 from html import escape
 
+import numpy as np
 import pandas as pd
 
+from .finetune import list_runs, run_metrics, run_snapshots
+from .geometry import LayerSnapshot, Projection, centroid_shift_pca, centroid_trajectories, layer_behaviour
 from .store import Entry, Store
 
 COLUMNS = ["key", "kind", "model", "task", "split", "n_targets", "n_layers", "dim", "megabytes", "created"]
@@ -22,7 +25,8 @@ def store_table(store: Store, kind: str | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-STUDY_COLUMNS = ["model", "task", "splits", "n_labels", "n_targets", "n_layers", "dim"]
+STUDY_COLUMNS = ["model", "task", "splits", "n_labels", "n_targets", "n_layers", "dim", "runs", "seeds",
+                 "snapshots"]
 
 
 def embed_entries(store: Store) -> list[Entry]:
@@ -31,7 +35,7 @@ def embed_entries(store: Store) -> list[Entry]:
 
 
 def studies(store: Store) -> pd.DataFrame:
-    """One row per (model, task) the store holds representations of, with the splits and sizes."""
+    """One row per (model, task) the store holds: splits and sizes, and its fine-tuning runs."""
     rows: dict[tuple[str, str], dict] = {}
     for e in embed_entries(store):
         s = e.summary
@@ -40,9 +44,63 @@ def studies(store: Store) -> pd.DataFrame:
             "n_targets": 0, "n_layers": s.get("n_layers"), "dim": s.get("dim")})
         row["splits"].append(s.get("split"))
         row["n_targets"] += int(s.get("n_targets") or 0)
+    runs = list_runs(store)
+    for row in rows.values():
+        mine = runs[(runs["model"] == row["model"]) & (runs["task"] == row["task"])]
+        row |= {"runs": len(mine), "seeds": len(set(mine["seed"])), "snapshots": int(mine["n_snapshots"].sum())}
     table = pd.DataFrame(list(rows.values()), columns=STUDY_COLUMNS)
     table["splits"] = table["splits"].map(lambda v: ", ".join(sorted(set(v))))
     return table.sort_values(["model", "task"], ignore_index=True)
+
+
+def study_runs(store: Store, model: str, task: str) -> pd.DataFrame:
+    """The fine-tuning runs of ``model`` on ``task`` (rows of :func:`analysis.finetune.list_runs`)."""
+    runs = list_runs(store)
+    return runs[(runs["model"] == model) & (runs["task"] == task)].reset_index(drop=True)
+
+
+def run_label(run: pd.Series) -> str:
+    """A short human name for a run: seed, then its recipe (and status unless done)."""
+    label = f"seed {run['seed']} · {recipe_label(run)}"
+    return label if run["status"] == "done" else f"{label} · {run['status']}"
+
+
+def recipe_label(run: pd.Series) -> str:
+    """What a run's training did, seed aside: optimizer, re-initialised layers, length, sample size."""
+    parts = [str(run["optimizer"])]
+    if run.get("reinit_layers"):
+        parts.append(f"re-init {run['reinit_layers']}")
+    parts.append(f"{run['steps']} updates" if pd.notna(run.get("steps")) else f"{run['epochs']} epochs")
+    if pd.notna(run.get("train_size")):
+        parts.append(f"n={run['train_size']}")
+    return " · ".join(parts)
+
+
+def seed_table(store: Store, model: str, task: str) -> pd.DataFrame:
+    """``recipe, seed, test_accuracy, majority_baseline, failed`` for every finished run of a study."""
+    runs = study_runs(store, model, task)
+    runs = runs[runs["status"] == "done"]
+    return pd.DataFrame({"recipe": [recipe_label(r) for _, r in runs.iterrows()], "seed": runs["seed"],
+                         "test_accuracy": runs["test_accuracy"].astype(float),
+                         "majority_baseline": runs["majority_baseline"].astype(float),
+                         "failed": runs["failed"].astype(bool), "run": runs["run"]}).reset_index(drop=True)
+
+
+def training_curves(store: Store, model: str, task: str) -> pd.DataFrame:
+    """``recipe, seed, run, step, test_accuracy, train_loss`` of every run of a study, for learning curves."""
+    frames = []
+    for _, r in study_runs(store, model, task).iterrows():
+        metrics = run_metrics(store, r["run"])[["step", "test_accuracy", "train_loss"]]
+        frames.append(metrics.assign(recipe=recipe_label(r), seed=r["seed"], run=r["run"]))
+    columns = ["recipe", "seed", "run", "step", "test_accuracy", "train_loss"]
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+
+
+def snapshot_steps(store: Store, run: str, task: str, split: str) -> pd.DataFrame:
+    """``step, epoch, entry`` of ``run``'s stored snapshots of ``task`` (its own or a probe task) on ``split``."""
+    snaps = run_snapshots(store, run)
+    own = snaps[(snaps["split"] == split) & (snaps["task"] == task)]
+    return own[["step", "epoch", "entry"]].reset_index(drop=True)
 
 
 def find_embed(store: Store, model: str, task: str, split: str) -> Entry | None:
@@ -76,3 +134,39 @@ def _in_context(tokens: list[str], idx: list[int], context: int) -> str:
     marked = set(idx)
     text = " ".join(f"<b>{escape(tokens[i])}</b>" if i in marked else escape(tokens[i]) for i in range(lo, hi))
     return ("… " if lo > 0 else "") + text + (" …" if hi < len(tokens) else "")
+
+
+def _layer(store: Store, key: str, layer: int) -> tuple[np.ndarray, np.ndarray]:
+    from .embed import representation
+
+    return representation(store[key], layer)
+
+
+def centroid_paths(store: Store, steps: pd.DataFrame, layer: int) -> Projection:
+    """Label centroids of one layer at every snapshot (``steps``: step, entry), in one shared PCA."""
+    entries = list(zip(steps["step"], steps["entry"]))
+    names = store[entries[0][1]].summary["label_names"]
+    return centroid_trajectories([(step, *_layer(store, key, layer)) for step, key in entries], names)
+
+
+def centroid_shift(store: Store, before: str, after: str, layer: int) -> Projection:
+    """PCA of each label's centroid difference vector between two snapshots of one layer."""
+    names = store[before].summary["label_names"]
+    X0, y0 = _layer(store, before, layer)
+    X1, y1 = _layer(store, after, layer)
+    return centroid_shift_pca(X0, y0, X1, y1, names)
+
+
+def layer_similarity(store: Store, steps: pd.DataFrame) -> pd.DataFrame:
+    """``step, layer, metric, value``: every layer at every snapshot against the same layer at the first one.
+
+    Linear CKA and centroid RSA; spatial similarity needs DirectProbe distances and stays NaN here.
+    """
+    first = steps["entry"].iloc[0]
+    n_layers = int(store[first].summary["n_layers"])
+    y = store[first].array("labels", mmap=False)
+    original = {layer: LayerSnapshot(int(steps["step"].iloc[0]), layer, _layer(store, first, layer)[0])
+                for layer in range(n_layers)}
+    snapshots = (LayerSnapshot(int(step), layer, _layer(store, key, layer)[0])
+                 for step, key in zip(steps["step"], steps["entry"]) for layer in range(n_layers))
+    return layer_behaviour(snapshots, original, y)

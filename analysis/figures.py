@@ -252,3 +252,34 @@ def seeds_figure(table: pd.DataFrame, group: str, title: str = "", y_title: str 
                  "arrayminus": table["mean"] - table["ci_low"], "thickness": 2, "width": 8}))
     fig.update_layout(title=title, xaxis_title=group.replace("_", " "), yaxis_title=y_title, showlegend=False)
     return fig
+
+
+def seed_points_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
+    """Final test accuracy of every seed per recipe (recipe, seed, test_accuracy, majority_baseline, failed)."""
+    fig = go.Figure()
+    recipes = sorted(table["recipe"].unique())
+    for i, recipe in enumerate(recipes):
+        part = table[table["recipe"] == recipe]
+        fig.add_trace(go.Box(y=part["test_accuracy"], name=recipe, boxpoints="all", pointpos=0, jitter=0.4,
+                             marker={"color": nth_color(i), "size": 9}, line={"color": nth_color(i)},
+                             customdata=part[["seed"]].to_numpy(), fillcolor="rgba(0,0,0,0)",
+                             hovertemplate="seed %{customdata[0]}: %{y:.3f}<extra>%{x}</extra>"))
+    if len(table):
+        fig.add_hline(y=float(table["majority_baseline"].max()), line={"dash": "dot", "color": "#999"},
+                      annotation_text="majority class (failed run at or below)", annotation_position="bottom right")
+    fig.update_layout(title=title, yaxis_title="final test accuracy", showlegend=False)
+    return fig
+
+
+def curves_figure(table: pd.DataFrame, value: str = "test_accuracy", title: str = "") -> go.Figure:
+    """One line per run over updates, coloured by recipe (recipe, seed, step, ``value``)."""
+    fig = go.Figure()
+    recipes = sorted(table["recipe"].unique())
+    for i, recipe in enumerate(recipes):
+        for j, (seed, part) in enumerate(table[table["recipe"] == recipe].groupby("seed")):
+            part = part.dropna(subset=[value]).sort_values("step")
+            fig.add_trace(go.Scatter(x=part["step"], y=part[value], mode="lines", name=recipe, legendgroup=recipe,
+                                     showlegend=j == 0, line={"color": nth_color(i), "width": 2},
+                                     hovertemplate=f"{recipe}, seed {seed}<br>update %{{x}}: %{{y:.3f}}<extra></extra>"))
+    fig.update_layout(title=title, xaxis_title="fine-tuning update", yaxis_title=value.replace("_", " "))
+    return fig

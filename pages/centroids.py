@@ -1,8 +1,40 @@
-"""Centroid paths: PCA paths of label centroids over updates and the difference-vector view."""
+"""Centroid paths: each label's centroid over fine-tuning updates in one PCA, and the difference vectors."""
 import streamlit as st
 
 import ui
+from analysis.figures import centroid_paths_figure, shift_figure
+
+ui.ensure_app()
 
 sel = ui.need_study(ui.selection())
-st.title("Centroid paths", anchor=False)
-ui.offer_computation(f"Representations at every snapshot of a fine-tuning run of {sel.model} on {sel.task}.", ["finetune", "--model", sel.model, "--task", sel.task], "compute-centroids")
+st.title(f"Centroid paths · layer {sel.layer}", anchor=False)
+ui.need_run(sel, "centroid paths")
+root = str(ui.store().root)
+points, variance = ui.centroid_paths(root, sel.run, sel.steps, sel.layer)
+steps = [int(s) for s in sel.steps["step"]]
+left, right = st.columns([2, 1])
+with left:
+    default = sel.label_names if len(sel.label_names) <= 10 else sel.label_names[:8]
+    if "labels" not in st.session_state:
+        wanted = st.query_params.get("labels")
+        st.session_state["labels"] = [x for x in wanted.split(",") if x in sel.label_names] if wanted else default
+    labels = st.multiselect("Labels", sel.label_names, key="labels")
+    st.query_params["labels"] = ",".join(labels)
+with right:
+    upto = ui.synced(st.select_slider, "Show updates up to", "upto", steps, default=steps[-1],
+                     help="Slide to replay the paths snapshot by snapshot.") if len(steps) > 1 else steps[0]
+shown = points[points["label"].isin(labels)]
+title = f"{sel.where.split(',')[0]} · layer {sel.layer}: label centroids over fine-tuning"
+caption = (f"One PCA fitted on all centroids of all {len(steps)} snapshots (PC1 {variance[0]:.0%}, PC2 "
+           f"{variance[1]:.0%} of variance); a white circle marks each label's start (update {steps[0]}).")
+ui.show_figure(centroid_paths_figure(shown, sel.colors, int(upto), title), f"centroid-paths-{sel.slug}",
+               data=shown, caption=caption, height=620)
+
+st.subheader("Difference vectors", anchor=False)
+first, last = sel.steps["entry"].iloc[0], sel.steps.set_index("step").loc[int(upto), "entry"]
+shifts = ui.centroid_shift(root, first, last, sel.layer)
+shifts = shifts[shifts["label"].isin(labels)]
+ui.show_figure(shift_figure(shifts, sel.colors, f"Centroid shift, update {steps[0]} → {upto} (PCA of the shifts)"),
+               f"centroid-shift-{sel.slug}", data=shifts,
+               caption="Each arrow is a label's centroid movement (fine-tuned − original) projected by PCA; "
+                       "hover for its length in the full space.")

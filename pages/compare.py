@@ -1,10 +1,12 @@
-"""Compare: two views side by side (two layers, splits, models or tasks) with shared axes and scales."""
+"""Compare: two views side by side (two layers, snapshots, splits, models or tasks) with shared axes and scales."""
 import streamlit as st
 
 import ui
 from analysis import catalog
 from analysis.colors import label_colors
 from analysis.figures import embedding_figure, shared_ranges
+
+ui.ensure_app()
 
 sel = ui.need_study(ui.selection())
 store = ui.store()
@@ -13,38 +15,50 @@ st.title("Compare", anchor=False)
 table = ui.studies(root)
 alternatives = {
     "layer": list(range(int(sel.entry.summary["n_layers"]))),
-    "split": [s for s in table[(table.model == sel.model) & (table.task == sel.task)]["splits"].iloc[0].split(", ")],
-    "model": sorted(table[table.task == sel.task]["model"].unique()),
-    "task": sorted(table[table.model == sel.model]["task"].unique()),
+    "snapshot": [] if sel.steps is None else [int(s) for s in sel.steps["step"]],
+    "model": sorted(table[table.task == sel.task]["model"].unique()) if sel.step is None else [],
+    "task": sorted(table[table.model == sel.model]["task"].unique()) if sel.step is None else [],
 }
 choices = [k for k, v in alternatives.items() if len(v) > 1]
 if not choices:
-    st.info("Only one layer is stored for this study; store another model, task or split to compare.")
+    st.info("Only one layer is stored for this study; store another model, task or run to compare.")
     st.stop()
 c1, c2, c3 = st.columns(3)
 with c1:
     vary = ui.synced(st.radio, "Compare two", "vary", choices, horizontal=True)
+current = {"layer": sel.layer, "snapshot": sel.step, "model": sel.model, "task": sel.task}[vary]
 with c2:
-    others = [v for v in alternatives[vary] if v != getattr(sel, vary)] or alternatives[vary]
-    other = ui.synced(st.selectbox, f"Other {vary}", f"other_{vary}", others)
+    others = [v for v in alternatives[vary] if v != current]
+    other = ui.synced(st.selectbox, f"Other {vary}", f"other_{vary}", others, default=others[-1])
 with c3:
     method = ui.synced(st.radio, "Projection", "proj", ["pca", "umap"], horizontal=True, format_func=str.upper)
 
-right = {"model": sel.model, "task": sel.task, "split": sel.split, "layer": sel.layer} | {vary: other}
-right_entry = catalog.find_embed(store, right["model"], right["task"], right["split"])
+layer = other if vary == "layer" else sel.layer
+if vary == "snapshot":
+    right_entry = store[sel.steps.set_index("step").loc[other, "entry"]]
+elif vary in ("model", "task"):
+    pick = {"model": sel.model, "task": sel.task} | {vary: other}
+    right_entry = catalog.find_embed(store, pick["model"], pick["task"], sel.split)
+else:
+    right_entry = sel.entry
 if right_entry is None:
-    st.warning(f"{right['model']} has no stored {right['task']}/{right['split']} representations.")
+    st.warning(f"No stored {sel.split} representations for {vary} {other}.")
     st.stop()
-if not 0 <= int(right["layer"]) < int(right_entry.summary["n_layers"]):
-    right["layer"] = int(right_entry.summary["n_layers"]) - 1
+layer = min(layer, int(right_entry.summary["n_layers"]) - 1)
 
-views = [(sel.entry, sel.layer, sel.colors), (right_entry, int(right["layer"]),
-                                              label_colors(right_entry.summary["label_names"]))]
-points = [ui.projection(root, e.key, layer, method, 2).join(ui.targets(root, e.key)) for e, layer, _ in views]
-figs = [embedding_figure(p, colors, "label", f"{e.summary['model']} · {e.summary['task']}/{e.summary['split']} · "
-                         f"layer {layer}") for p, (e, layer, colors) in zip(points, views)]
+
+def describe(entry, layer: int) -> str:
+    s = entry.summary
+    step = f" · update {s['step']}" if s.get("step") is not None else ""
+    return f"{s['model'].rstrip('/').split('/')[-1]} · {s['task']}/{s['split']}{step} · layer {layer}"
+
+
+views = [(sel.entry, sel.layer), (right_entry, layer)]
+points = [ui.projection(root, e.key, lay, method, 2).join(ui.targets(root, e.key)) for e, lay in views]
+figs = [embedding_figure(p, label_colors(e.summary["label_names"]), "label", describe(e, lay))
+        for p, (e, lay) in zip(points, views)]
 shared_ranges(figs, points)
-for column, fig, p, (e, layer, _) in zip(st.columns(2), figs, points, views):
+for column, fig, p, (e, lay) in zip(st.columns(2), figs, points, views):
     with column:
-        slug = f"{e.summary['model'].split('/')[-1]}-{e.summary['task']}-{e.summary['split']}-L{layer:02d}"
-        ui.show_figure(fig, f"compare-{slug}-{method}", data=p, height=620)
+        name = describe(e, lay).replace(" · ", "-").replace("/", "-").replace(" ", "")
+        ui.show_figure(fig, f"compare-{name}-{method}", data=p, height=620)

@@ -4,6 +4,8 @@ import streamlit as st
 import ui
 from analysis.figures import embedding_figure
 
+ui.ensure_app()
+
 sel = ui.need_study(ui.selection())
 st.title(f"Embeddings · layer {sel.layer}", anchor=False)
 c1, c2, c3 = st.columns(3)
@@ -18,7 +20,7 @@ with c3:
 
 root = str(ui.store().root)
 points = ui.projection(root, sel.entry.key, sel.layer, method, dims).join(ui.targets(root, sel.entry.key))
-title = f"{sel.model} · {sel.task}/{sel.split} · layer {sel.layer} · {method.upper()}"
+title = f"{sel.where} · layer {sel.layer} · {method.upper()}"
 ui.show_figure(embedding_figure(points, sel.colors, color_by, title), f"embeddings-{sel.slug}-{method}{dims}d",
                data=points, caption=f"All {len(points):,} targets drawn; hover shows each word in its sentence.",
                height=760 if dims == 3 else None)

@@ -5,6 +5,8 @@ import ui
 from analysis.config import DEFAULT_MODEL
 from analysis.jobs import list_jobs
 
+ui.ensure_app()
+
 FIRST_STUDY = ["embed", "--task", "trec-6", "--split", "test"]
 
 store = ui.store()

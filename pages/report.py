@@ -6,6 +6,8 @@ import streamlit as st
 import ui
 from analysis.report import ReportItem, build_report
 
+ui.ensure_app()
+
 st.title("Report", anchor=False)
 items = st.session_state.setdefault(ui.REPORT, [])
 if not items:

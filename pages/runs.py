@@ -9,6 +9,8 @@ from analysis import jobs
 from analysis.config import DEFAULT_MODEL
 from analysis.tasks import TASKS, task_splits
 
+ui.ensure_app()
+
 store = ui.store()
 st.title("Runs", anchor=False)
 st.caption("Jobs run as separate processes: they keep going when this page is closed, and never block other "

@@ -5,6 +5,7 @@ import base64
 import functools
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,26 +16,35 @@ from streamlit.testing.v1 import AppTest
 from analysis import jobs
 from analysis.config import PROJECT_ROOT
 from analysis.embed import embed
+from analysis.finetune import SnapshotOptions, TrainOptions, finetune, list_runs
 from analysis.store import Store
 
 PAGES = ["overview", "embeddings", "linearity", "distances", "centroids", "layers", "probes", "compare",
          "cross_task", "stability", "runs", "report"]
 
 
+RUN = TrainOptions(epochs=1, train_size=64, batch_size=16, lr=1e-3)
+
+
 @functools.cache
 def build_dashboard_store(root: Path, model: Path, data: Path) -> Store:
-    """Two small real tasks (TREC-6 questions, POS words) embedded by the tiny BERT; built once per session."""
+    """Built once per session by the real pipeline with the tiny BERT: TREC-6 questions and POS words
+    embedded, and two short TREC-6 fine-tuning runs (AdamW, BERTAdam) with snapshots every 2 updates."""
     store = Store(root)
     for task in ("trec-6", "pos"):
         embed(task, "test", str(model), store=store, data_dir=data)
+    for optimizer in ("adamw", "bertadam"):
+        finetune("trec-6", str(model), seed=1, options=replace(RUN, optimizer=optimizer),
+                 snapshots=SnapshotOptions(every=2), store=store, data_dir=data)
     return store
 
 
 @pytest.fixture(autouse=True)
 def run_app_py_on_every_rerun(monkeypatch):
-    """Work around AppTest (Streamlit 1.67): before each run it forgets that st.navigation is used, and
-    with a ``pages/`` folder present every rerun then executes the page alone, skipping app.py and
-    its sidebar (the real server does not).  Keep the flag where st.navigation sets it."""
+    """Work around AppTest (Streamlit 1.67): before each run it forgets that st.navigation is in use, so
+    with a ``pages/`` folder every run starts in the old pages-folder mode and ``ui.ensure_app`` must
+    rerun through app.py, which drops button clicks.  Keep the flag where st.navigation sets it.
+    (The browser test covers ``ui.ensure_app`` on a fresh server.)"""
     original = PagesManager.__init__
 
     def init(self, *args, **kwargs):
@@ -90,8 +100,69 @@ def test_every_page_renders_from_a_real_store(dashboard_store, monkeypatch, page
 def test_sidebar_offers_only_what_is_stored(dashboard_store, monkeypatch):
     at = open_app(dashboard_store.root, monkeypatch)
     assert at.sidebar.selectbox(key="task").options == ["pos", "trec-6"]
+    assert at.sidebar.selectbox(key="run").options == ["pre-trained (no fine-tuning)"]
     assert at.sidebar.selectbox(key="split").options == ["test"]
     assert at.sidebar.select_slider(key="layer").options == ["0", "1", "2"]
+    assert not [w for w in at.sidebar.select_slider if w.key == "step"]
+    at.sidebar.selectbox(key="task").set_value("trec-6").run()
+    assert at.sidebar.selectbox(key="run").options == ["pre-trained (no fine-tuning)",
+                                                       "seed 1 · adamw · 1 epochs · n=64",
+                                                       "seed 1 · bertadam · 1 epochs · n=64"]
+
+
+def a_run(store: Store, optimizer: str = "adamw") -> str:
+    runs = list_runs(store)
+    return runs[runs["optimizer"] == optimizer]["run"].iloc[0]
+
+
+def test_a_run_offers_its_snapshots_and_they_change_the_view(dashboard_store, monkeypatch):
+    at = open_app(dashboard_store.root, monkeypatch, "embeddings", task="trec-6", run=a_run(dashboard_store),
+                  split="test", layer="2")
+    assert_clean(at)
+    assert at.sidebar.selectbox(key="split").options == ["train", "test"]
+    assert at.sidebar.select_slider(key="step").options == ["0", "2", "4"]
+    before = values(charts(at)[0]["data"][0]["x"])
+    at.sidebar.select_slider(key="step").set_value(4).run()
+    assert at.query_params["step"] == "4"
+    assert "update 4" in charts(at)[0]["layout"]["title"]["text"]
+    assert values(charts(at)[0]["data"][0]["x"]) != before
+
+
+def test_centroid_paths_replay_over_snapshots(dashboard_store, monkeypatch):
+    at = open_app(dashboard_store.root, monkeypatch, "centroids", task="trec-6", run=a_run(dashboard_store),
+                  split="test", layer="2")
+    assert_clean(at)
+    paths, shifts = charts(at)
+    named = [t for t in paths["data"] if t.get("name")]
+    assert [t["name"] for t in named] == ["ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"]
+    assert len(values(named[0]["x"])) == 3  # updates 0, 2, 4
+    at.select_slider(key="upto").set_value(2).run()
+    assert len(values([t for t in charts(at)[0]["data"] if t.get("name")][0]["x"])) == 2
+    at.multiselect(key="labels").set_value(["HUM", "LOC"]).run()
+    assert [t["name"] for t in charts(at)[0]["data"] if t.get("name")] == ["HUM", "LOC"]
+    assert at.query_params["labels"] == "HUM,LOC"
+
+
+def test_layers_page_switches_metric(dashboard_store, monkeypatch):
+    at = open_app(dashboard_store.root, monkeypatch, "layers", task="trec-6", run=a_run(dashboard_store),
+                  split="test")
+    assert_clean(at)
+    assert at.radio(key="metric").value == "cka"
+    heat = charts(at)[0]
+    assert heat["data"][0]["type"] == "heatmap" and "CKA" in heat["layout"]["title"]["text"]
+    at.radio(key="metric").set_value("rsa").run()
+    assert "RSA" in charts(at)[0]["layout"]["title"]["text"]
+    at.radio(key="metric").set_value("spatial").run()
+    assert "DirectProbe" in at.info[0].value
+
+
+def test_stability_compares_recipes(dashboard_store, monkeypatch):
+    at = open_app(dashboard_store.root, monkeypatch, "stability", task="trec-6")
+    assert_clean(at)
+    seeds, curves = charts(at)
+    assert sorted(t["name"] for t in seeds["data"]) == ["adamw · 1 epochs · n=64", "bertadam · 1 epochs · n=64"]
+    at.radio(key="curve").set_value("train_loss").run()
+    assert "train loss" in charts(at)[1]["layout"]["title"]["text"]
 
 
 def test_embeddings_widgets_change_the_view(dashboard_store, monkeypatch):

@@ -1,0 +1,142 @@
+"""The real dashboard in headless Debian Chromium: every page opens without an error; screenshots for CI.
+
+``streamlit run app.py`` is started on a free local port over the tiny-BERT store of ``test_app``;
+Playwright (from PyPI) drives ``/usr/bin/chromium`` and never downloads a browser of its own.
+Screenshots land in ``tests/artifacts/`` (git-ignored), one per page.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from analysis.config import PROJECT_ROOT
+from test_app import PAGES, a_run, dashboard_store  # noqa: F401  (the shared store fixture)
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
+VIEWPORT = {"width": 1440, "height": 900}
+
+
+def require_browser() -> None:
+    """Skip locally without Debian's chromium or Playwright; in CI (``CI=true``) their absence fails."""
+    problem = None
+    if not CHROMIUM.exists():
+        problem = f"{CHROMIUM} is missing (apt-get install chromium)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            problem = "the playwright package is missing (pip install -r requirements.txt)"
+    if problem and os.environ.get("CI") == "true":
+        pytest.fail(f"browser test cannot run in CI: {problem}")
+    if problem:
+        pytest.skip(problem)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(dashboard_store, tmp_path_factory) -> Iterator[str]:  # noqa: F811
+    require_browser()
+    yield from serve(dashboard_store.root, tmp_path_factory.mktemp("server"))
+
+
+def serve(store_root: Path, log_dir: Path) -> Iterator[str]:
+    """``streamlit run app.py`` over ``store_root``; yields its URL, stops it afterwards."""
+    port = free_port()
+    env = dict(os.environ, FTGEO_STORE=str(store_root))
+    log = open(log_dir / "streamlit.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.headless", "true", "--server.address", "127.0.0.1"],
+                            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+                break
+            except OSError:
+                assert proc.poll() is None and time.time() < deadline, (log_dir / "streamlit.log").read_text()
+                time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
+        yield chromium
+        chromium.close()
+
+
+def open_page(browser, url: str, shot: str, charts: int = 0):
+    """Load ``url``, wait until the script has finished and its charts are drawn, screenshot it."""
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(url)
+    page.wait_for_selector("h1", timeout=60_000)
+    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+    if charts:
+        page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {charts}",
+                               timeout=60_000)
+    page.wait_for_timeout(800)  # let Plotly finish its transitions
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{shot}.png"), full_page=True)
+    return page
+
+
+def assert_no_error(page) -> None:
+    for selector in ('[data-testid="stException"]', '[data-testid="stAlertContentError"]'):
+        assert page.locator(selector).count() == 0, page.locator(selector).first.inner_text()
+
+
+CHARTS = {"embeddings": 1, "compare": 2, "centroids": 2, "layers": 2, "stability": 2}
+
+
+def test_every_page_opens_without_error(browser, server, dashboard_store):  # noqa: F811
+    run = a_run(dashboard_store)
+    # The fresh server's first request is a deep link (not the home page): see ui.ensure_app.
+    for name in PAGES[1:] + PAGES[:1]:
+        path = "" if name == "overview" else name
+        page = open_page(browser, f"{server}/{path}?task=trec-6&run={run}&split=test&layer=2", name,
+                         CHARTS.get(name, 0))
+        assert_no_error(page)
+        assert page.locator('[data-testid="stSidebar"] label', has_text="Fine-tuning run").count() == 1
+        page.close()
+
+
+def test_presentation_mode_and_a_shared_link(browser, server):
+    page = open_page(browser, f"{server}/embeddings?task=pos&layer=2&present=1", "embeddings-presentation", 1)
+    assert_no_error(page)
+    assert page.locator("h1").first.inner_text().startswith("Embeddings · layer 2")
+    assert page.locator('[data-testid="stToolbar"]').is_hidden()
+    assert "present=1" in page.url and "layer=2" in page.url
+    page.close()
+
+
+def test_an_empty_store_shows_the_welcome(browser, tmp_path):
+    for url in serve(tmp_path / "empty-store", tmp_path):
+        page = open_page(browser, url, "welcome")
+        assert_no_error(page)
+        assert page.get_by_text("Compute a first study").count() == 1
+        page.close()
