@@ -126,23 +126,29 @@ def _best_window(pos: int, starts: list[int], limit: int, base: int) -> tuple[in
     return base + best, pos - starts[best] + 1
 
 
-def batches(plan: Plan, batch_tokens: int) -> list[list[int]]:
+def batches(plan: Plan, batch_tokens: int, max_padding: float = 0.1) -> list[list[int]]:
     """Sentences grouped, by length, into batches of at most ``batch_tokens`` padded tokens.
 
+    A batch is also closed before its padding would exceed ``max_padding`` of its real tokens.
     All windows of one sentence go in the same batch, so every target is complete in one batch.
     """
     by_sentence: dict[int, list[int]] = {}
     for i, seq in enumerate(plan.sequences):
         by_sentence.setdefault(seq.sentence, []).append(i)
-    groups = sorted(by_sentence.values(), key=lambda g: (max(len(plan.sequences[i].ids) for i in g), g[0]))
+    lengths = [len(s.ids) for s in plan.sequences]
+    groups = sorted(by_sentence.values(), key=lambda g: (max(lengths[i] for i in g), g[0]))
     out: list[list[int]] = []
     current: list[int] = []
+    real = 0
     for group in groups:
-        longest = max(len(plan.sequences[i].ids) for i in group)
-        if current and (len(current) + len(group)) * longest > batch_tokens:
+        longest = max(lengths[i] for i in group)
+        group_real = sum(lengths[i] for i in group)
+        padded = (len(current) + len(group)) * longest
+        if current and (padded > batch_tokens or padded > (1 + max_padding) * (real + group_real)):
             out.append(current)
-            current = []
+            current, real = [], 0
         current.extend(group)
+        real += group_real
     if current:
         out.append(current)
     return out
@@ -152,8 +158,8 @@ def extract(model: Any, tokenizer: Any, data: TaskData, outputs: list[np.ndarray
             batch_tokens: int = 8192, progress: Progress | None = None) -> dict[str, int]:
     """Run the encoder over ``data`` and write each layer's target vectors into ``outputs[layer]``.
 
-    ``outputs`` are writable (n_targets × dim) arrays, typically memory-mapped store files, so
-    memory stays bounded by one batch whatever the corpus size.
+    ``outputs`` are (n_targets × dim) arrays or store row files that accept ``out[rows] = values``;
+    with row files memory stays bounded by one batch whatever the corpus size.
     """
     import torch
 
@@ -231,7 +237,7 @@ def write_representations(writer: EntryWriter, model: Any, tokenizer: Any, data:
     """Fill a store entry with every layer's target vectors plus the targets needed to read them."""
     n_layers = int(model.config.num_hidden_layers) + 1
     dim = int(model.config.hidden_size) * (2 if data.kind == "pair" else 1)
-    outputs = [writer.new_array(layer_name(l), (data.n_targets, dim), DTYPES[dtype]) for l in range(n_layers)]
+    outputs = [writer.new_rows(layer_name(l), (data.n_targets, dim), DTYPES[dtype]) for l in range(n_layers)]
     start = time.perf_counter()
     stats = extract(model, tokenizer, data, outputs, batch_tokens=batch_tokens, progress=progress)
     seconds = time.perf_counter() - start

@@ -108,12 +108,19 @@ class EntryWriter:
         self.spec = spec
         self.summary: dict[str, Any] = {}
         self._maps: list[np.memmap] = []
+        self._rows: list[RowFile] = []
 
     def new_array(self, name: str, shape: tuple[int, ...], dtype: Any) -> np.memmap:
         """A writable memory-mapped ``.npy`` to fill in place (bounded memory for large arrays)."""
         arr = np.lib.format.open_memmap(self.path / f"{name}.npy", mode="w+", dtype=dtype, shape=shape)
         self._maps.append(arr)
         return arr
+
+    def new_rows(self, name: str, shape: tuple[int, int], dtype: Any) -> "RowFile":
+        """A ``.npy`` filled by rows with positioned writes: written rows do not stay in this process's memory."""
+        rows = RowFile(self.path / f"{name}.npy", shape, dtype)
+        self._rows.append(rows)
+        return rows
 
     def save_array(self, name: str, array: np.ndarray) -> None:
         np.save(self.path / f"{name}.npy", np.asarray(array), allow_pickle=False)
@@ -129,6 +136,9 @@ class EntryWriter:
         for arr in self._maps:
             arr.flush()
         self._maps.clear()
+        for rows in self._rows:
+            rows.close()
+        self._rows.clear()
         meta = {
             "key": self.key,
             "kind": self.kind,
@@ -140,6 +150,32 @@ class EntryWriter:
         for p in self.path.iterdir():
             with open(p, "rb") as f:
                 os.fsync(f.fileno())
+
+
+class RowFile:
+    """A 2-D ``.npy`` file written row by row (``f[rows] = values``) with ``os.pwrite``.
+
+    Unlike a writable memory map, rows already written are not counted in the writer's resident
+    memory, so extracting a large corpus needs memory for one batch only.
+    """
+
+    def __init__(self, path: Path, shape: tuple[int, int], dtype: Any):
+        self.shape, self.dtype = shape, np.dtype(dtype)
+        header = np.lib.format.open_memmap(path, mode="w+", dtype=self.dtype, shape=shape)
+        self.offset = header.offset
+        del header
+        self.row_bytes = shape[1] * self.dtype.itemsize
+        self.fd = os.open(path, os.O_WRONLY)
+
+    def __setitem__(self, rows: np.ndarray, values: np.ndarray) -> None:
+        values = np.ascontiguousarray(values, dtype=self.dtype)
+        for row, value in zip(np.asarray(rows).tolist(), values):
+            os.pwrite(self.fd, value.tobytes(), self.offset + row * self.row_bytes)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 def _json_default(obj: Any) -> Any:

@@ -103,3 +103,13 @@ def test_unreadable_array_names_the_file(store):
     entry.file("labels.npy").write_bytes(b"garbage")
     with pytest.raises(StoreError, match="labels.npy"):
         entry.array("labels")
+
+
+def test_row_file_writes_rows_in_any_order(store):
+    with store.create("embed", SPEC) as w:
+        rows = w.new_rows("layer_00", (5, 3), np.float16)
+        rows[np.array([4, 0])] = np.array([[4, 4, 4], [0, 0, 0]])
+        rows[np.array([2, 1, 3])] = np.arange(9).reshape(3, 3)
+    arr = store[make_key("embed", SPEC)].array("layer_00")
+    assert arr.dtype == np.float16
+    np.testing.assert_array_equal(arr, [[0, 0, 0], [3, 4, 5], [0, 1, 2], [6, 7, 8], [4, 4, 4]])
