@@ -328,9 +328,30 @@ def centroid_shift(root: str, before: str, after: str, layer: int) -> pd.DataFra
     return catalog.centroid_shift(Store(root), before, after, layer).points
 
 
-@st.cache_data(show_spinner="Comparing every layer with the original (CKA, RSA)…", max_entries=16)
-def layer_similarity(root: str, run: str, steps: pd.DataFrame) -> pd.DataFrame:
-    return catalog.layer_similarity(Store(root), steps)
+@st.cache_data(ttl=3, show_spinner=False)
+def stored_layer_similarity(root: str, run: str, task: str, split: str) -> pd.DataFrame | None:
+    return catalog.stored_layer_similarity(Store(root), run, task, split)
+
+
+def offer_job(what: str, target: str, kwargs: dict[str, Any], key: str) -> None:
+    """The "not computed yet" state for an analysis function run as a background job."""
+    st.info(f"**Not computed yet:** {what}", icon=":material/hourglass_empty:")
+    name = f"{target.split(':')[-1]} {' '.join(str(v) for v in kwargs.values())}"
+    running = [j for j in jobs.list_jobs(store()) if j.active and j.name == name]
+    if running:
+        st.fragment(_poll_job, run_every=2)(running[0].id)
+    elif st.button("Compute it in the background", key=key, icon=":material/play_arrow:"):
+        jobs.call(store(), target, kwargs, name)
+        st.rerun()
+
+
+def _poll_job(job_id: str) -> None:
+    """Live progress of a job this page waits for; the whole page reruns when it ends."""
+    job = jobs.get(store(), job_id)
+    if not job.active:
+        st.rerun()
+    fraction = job.progress()
+    st.progress(fraction or 0.0, text=f"Computing… {fraction or 0:.0%} (job {job.id}; see **Runs**)")
 
 
 def ensure_app() -> None:

@@ -8,7 +8,7 @@ import pandas as pd
 
 from .finetune import list_runs, run_metrics, run_snapshots
 from .geometry import LayerSnapshot, Projection, centroid_shift_pca, centroid_trajectories, layer_behaviour
-from .store import Entry, Store
+from .store import Entry, Store, make_key
 
 COLUMNS = ["key", "kind", "model", "task", "split", "n_targets", "n_layers", "dim", "megabytes", "created"]
 
@@ -157,16 +157,47 @@ def centroid_shift(store: Store, before: str, after: str, layer: int) -> Project
     return centroid_shift_pca(X0, y0, X1, y1, names)
 
 
-def layer_similarity(store: Store, steps: pd.DataFrame) -> pd.DataFrame:
-    """``step, layer, metric, value``: every layer at every snapshot against the same layer at the first one.
+LAYERS_VERSION = "layers-1"
+"""Bump when the layer-similarity computation changes (part of the stored table's key)."""
 
-    Linear CKA and centroid RSA; spatial similarity needs DirectProbe distances and stays NaN here.
+
+def layer_similarity_spec(store: Store, run: str, task: str, split: str) -> dict:
+    """What determines a run's layer-similarity table: the snapshot entries compared, and the code."""
+    steps = snapshot_steps(store, run, task, split)
+    return {"run": run, "task": task, "split": split, "entries": list(steps["entry"]), "version": LAYERS_VERSION}
+
+
+def stored_layer_similarity(store: Store, run: str, task: str, split: str) -> pd.DataFrame | None:
+    """The stored ``step, layer, metric, value`` table of a run, or ``None`` if not computed yet."""
+    entry = store.get(make_key("layers", layer_similarity_spec(store, run, task, split)))
+    return None if entry is None else pd.DataFrame(entry.json("layers"))
+
+
+def compute_layer_similarity(store: Store, run: str, task: str, split: str) -> str:
+    """Compare every layer at every snapshot with the same layer at the first one; store the table.
+
+    Linear CKA and centroid RSA (spatial similarity needs DirectProbe distances and stays NaN).
+    Prints a progress bar; returns the entry key.
     """
-    first = steps["entry"].iloc[0]
+    from tqdm.auto import tqdm
+
+    spec = layer_similarity_spec(store, run, task, split)
+    key = make_key("layers", spec)
+    if store.has(key):
+        return key
+    first = spec["entries"][0]
     n_layers = int(store[first].summary["n_layers"])
+    steps = snapshot_steps(store, run, task, split)
     y = store[first].array("labels", mmap=False)
     original = {layer: LayerSnapshot(int(steps["step"].iloc[0]), layer, _layer(store, first, layer)[0])
                 for layer in range(n_layers)}
-    snapshots = (LayerSnapshot(int(step), layer, _layer(store, key, layer)[0])
-                 for step, key in zip(steps["step"], steps["entry"]) for layer in range(n_layers))
-    return layer_behaviour(snapshots, original, y)
+    pairs = [(int(step), entry, layer) for step, entry in zip(steps["step"], steps["entry"])
+             for layer in range(n_layers)]
+    snapshots = (LayerSnapshot(step, layer, _layer(store, entry, layer)[0])
+                 for step, entry, layer in tqdm(pairs, desc="layer similarity", unit="layer"))
+    table = layer_behaviour(snapshots, original, y)
+    with store.lock(key), store.create("layers", spec) as writer:
+        writer.save_json("layers", table.astype({"value": float}).to_dict(orient="list"))
+        writer.summary.update({"run": run, "task": task, "split": split, "n_snapshots": len(steps),
+                               "n_layers": n_layers})
+    return key

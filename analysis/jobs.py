@@ -7,6 +7,7 @@ new session, so it and its command form one process group that :func:`cancel` si
 """
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -81,6 +82,21 @@ def start(store: Store, args: list[str], name: str | None = None) -> Job:
     """Start ``python -m analysis <args> --store <store>`` detached; returns at once."""
     argv = [sys.executable, "-m", "analysis", *args, "--store", str(store.root)]
     return launch(store, argv, name or " ".join(args[:3]))
+
+
+def call(store: Store, target: str, kwargs: dict[str, Any], name: str) -> Job:
+    """Run ``target(store, **kwargs)`` in the background; ``target`` is ``"analysis.module:function"``."""
+    if not target.startswith("analysis."):
+        raise ValueError(f"only analysis functions can run as jobs, not {target!r}")
+    argv = [sys.executable, "-m", "analysis.jobs", "call", target, json.dumps(kwargs), str(store.root)]
+    return launch(store, argv, name)
+
+
+def _call(target: str, kwargs: str, root: str) -> int:
+    """The process side of :func:`call`: import the function, run it, print what it returns."""
+    module, function = target.split(":")
+    print(getattr(importlib.import_module(module), function)(Store(root), **json.loads(kwargs)), flush=True)
+    return 0
 
 
 def launch(store: Store, argv: list[str], name: str) -> Job:
@@ -220,4 +236,4 @@ def run_job(folder: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_job(Path(sys.argv[1])))
+    sys.exit(_call(*sys.argv[2:]) if sys.argv[1] == "call" else run_job(Path(sys.argv[1])))

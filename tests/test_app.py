@@ -13,7 +13,7 @@ import pytest
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from analysis import jobs
+from analysis import catalog, jobs
 from analysis.config import PROJECT_ROOT
 from analysis.embed import embed
 from analysis.finetune import SnapshotOptions, TrainOptions, finetune, list_runs
@@ -36,6 +36,7 @@ def build_dashboard_store(root: Path, model: Path, data: Path) -> Store:
     for optimizer in ("adamw", "bertadam"):
         finetune("trec-6", str(model), seed=1, options=replace(RUN, optimizer=optimizer),
                  snapshots=SnapshotOptions(every=2), store=store, data_dir=data)
+    catalog.compute_layer_similarity(store, a_run(store, "adamw"), "trec-6", "test")
     return store
 
 
@@ -154,6 +155,21 @@ def test_layers_page_switches_metric(dashboard_store, monkeypatch):
     assert "RSA" in charts(at)[0]["layout"]["title"]["text"]
     at.radio(key="metric").set_value("spatial").run()
     assert "DirectProbe" in at.info[0].value
+
+
+def test_layers_not_computed_are_computed_in_the_background(dashboard_store, monkeypatch):
+    run = a_run(dashboard_store, "bertadam")
+    at = open_app(dashboard_store.root, monkeypatch, "layers", task="trec-6", run=run, split="test")
+    assert "Not computed yet" in at.info[0].value and not charts(at)
+    at.button(key="compute-layers").click().run()
+    (job,) = [j for j in jobs.list_jobs(dashboard_store) if j.name.startswith("compute_layer_similarity")]
+    deadline = time.time() + 120
+    while jobs.get(dashboard_store, job.id).active and time.time() < deadline:
+        time.sleep(0.2)
+    assert jobs.get(dashboard_store, job.id).state == jobs.DONE, jobs.get(dashboard_store, job.id).log_tail()
+    at.run()
+    assert_clean(at)
+    assert charts(at)[0]["data"][0]["type"] == "heatmap"
 
 
 def test_stability_compares_recipes(dashboard_store, monkeypatch):
