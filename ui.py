@@ -333,16 +333,56 @@ def stored_layer_similarity(root: str, run: str, task: str, split: str) -> pd.Da
     return catalog.stored_layer_similarity(Store(root), run, task, split)
 
 
+def job_name(target: str, kwargs: dict[str, Any]) -> str:
+    """The name a background analysis job is listed under (also how a page finds its own job)."""
+    return f"{target.split(':')[-1]} {' '.join(str(v) for v in kwargs.values())}"[:160]
+
+
 def offer_job(what: str, target: str, kwargs: dict[str, Any], key: str) -> None:
     """The "not computed yet" state for an analysis function run as a background job."""
     st.info(f"**Not computed yet:** {what}", icon=":material/hourglass_empty:")
-    name = f"{target.split(':')[-1]} {' '.join(str(v) for v in kwargs.values())}"
+    name = job_name(target, kwargs)
     running = [j for j in jobs.list_jobs(store()) if j.active and j.name == name]
+    failed = [j for j in jobs.list_jobs(store()) if j.name == name and j.state == jobs.FAILED]
+    if failed and not running:
+        st.error(f"The last attempt failed: {failed[0].log_tail(600).strip().splitlines()[-1]}",
+                 icon=":material/error:")
     if running:
         st.fragment(_poll_job, run_every=2)(running[0].id)
     elif st.button("Compute it in the background", key=key, icon=":material/play_arrow:"):
         jobs.call(store(), target, kwargs, name)
         st.rerun()
+
+
+@st.cache_data(ttl=3, show_spinner=False)
+def clusters(root: str, entry: str, layer: int) -> tuple[list[str], list[str], list[str]] | None:
+    return catalog.clusters(Store(root), entry, layer)
+
+
+@st.cache_data(ttl=3, show_spinner=False)
+def missing_directprobe(root: str, entries: tuple[str, ...], layers: tuple[int, ...]) -> list[tuple[str, int]]:
+    return catalog.missing_directprobe(Store(root), list(entries), list(layers))
+
+
+def need_directprobe(what: str, entries: Sequence[str], layers: Sequence[int], key: str) -> None:
+    """Stop the page, offering the DirectProbe runs it needs in the background, unless all are stored."""
+    root = str(store().root)
+    missing = missing_directprobe(root, tuple(entries), tuple(int(l) for l in layers))
+    if not missing:
+        return
+    todo_entries = sorted({e for e, _ in missing}, key=list(entries).index)
+    todo_layers = sorted({l for _, l in missing})
+    target, kwargs = "analysis.catalog:compute_directprobe", {"entries": todo_entries, "layers": todo_layers}
+    failed = [j for j in jobs.list_jobs(store()) if j.name == job_name(target, kwargs) and j.state == jobs.FAILED]
+    if failed and len(missing) < len(entries) * len(layers):
+        last = failed[0].log_tail(600).strip().splitlines()[-1]
+        st.warning(f"DirectProbe could not be computed for layer(s) {', '.join(map(str, todo_layers))}; they are "
+                   f"left out below. Last message: {last}", icon=":material/warning:")
+        return
+    offer_job(f"{what} needs DirectProbe on {len(missing)} representation/layer pair(s) (layers "
+              f"{', '.join(map(str, todo_layers))}); each takes seconds to minutes depending on its size.",
+              target, kwargs, key)
+    st.stop()
 
 
 def _poll_job(job_id: str) -> None:

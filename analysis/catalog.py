@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 
 from .finetune import list_runs, run_metrics, run_snapshots
-from .geometry import LayerSnapshot, Projection, centroid_shift_pca, centroid_trajectories, layer_behaviour
+from .geometry import (LayerSnapshot, Projection, centroid_shift_pca, centroid_trajectories, layer_behaviour,
+                       linearity_table, min_distance_dynamics)
 from .store import Entry, Store, make_key
 
 COLUMNS = ["key", "kind", "model", "task", "split", "n_targets", "n_layers", "dim", "megabytes", "created"]
@@ -201,3 +202,137 @@ def compute_layer_similarity(store: Store, run: str, task: str, split: str) -> s
         writer.summary.update({"run": run, "task": task, "split": split, "n_snapshots": len(steps),
                                "n_layers": n_layers})
     return key
+
+
+def directprobe_spec(entry: str, layer: int) -> dict:
+    """What determines a stored DirectProbe result: the representation entry, the layer and the engine."""
+    from .directprobe import VERSION
+
+    return {"entry": entry, "layer": int(layer), "version": VERSION}
+
+
+def find_directprobe(store: Store, entry: str, layer: int) -> Entry | None:
+    """The stored DirectProbe result of one layer of one representation entry, if computed."""
+    return store.get(make_key("directprobe", directprobe_spec(entry, layer)))
+
+
+def compute_directprobe(store: Store, entries: list[str], layers: list[int]) -> list[str]:
+    """Run DirectProbe on every (entry, layer) not stored yet and store each result; returns their keys."""
+    from tqdm.auto import tqdm
+
+    from .directprobe import directprobe
+
+    keys, failed = [], []
+    for entry, layer in tqdm([(e, int(l)) for e in entries for l in layers], desc="DirectProbe", unit="layer"):
+        spec = directprobe_spec(entry, layer)
+        key = make_key("directprobe", spec)
+        if not store.has(key):
+            X, y = _layer(store, entry, layer)
+            try:
+                result = directprobe(np.asarray(X), y, n_labels=len(store[entry].summary["label_names"]))
+            except (ValueError, ArithmeticError) as exc:  # one degenerate layer must not stop the others
+                failed.append(f"{entry} layer {layer}: {type(exc).__name__}: {exc}")
+                print(f"DirectProbe failed on {failed[-1]}", flush=True)
+                continue
+            with store.lock(key), store.create("directprobe", spec) as writer:
+                result.save(writer)
+                writer.summary.update({"entry": entry, "layer": layer, "task": store[entry].summary.get("task"),
+                                       "model": store[entry].summary.get("model")})
+        keys.append(key)
+    if failed:
+        raise RuntimeError(f"DirectProbe failed on {len(failed)} layer(s): " + "; ".join(failed))
+    return keys
+
+
+def missing_directprobe(store: Store, entries: list[str], layers: list[int]) -> list[tuple[str, int]]:
+    """The (entry, layer) pairs without a stored DirectProbe result."""
+    return [(e, l) for e in entries for l in layers if find_directprobe(store, e, l) is None]
+
+
+def linearity(store: Store, original: str, fine_tuned: str | None) -> pd.DataFrame:
+    """Per layer: #labels, #clusters and linearity before and after fine-tuning (from stored DirectProbe)."""
+    records = []
+    for state, entry in (("original", original), ("fine-tuned", fine_tuned)):
+        if entry is None:
+            continue
+        for layer in range(int(store[entry].summary["n_layers"])):
+            found = find_directprobe(store, entry, layer)
+            if found is not None:
+                s = found.summary
+                records.append({"layer": layer, "model_state": state, "n_clusters": s["n_clusters"],
+                                "n_labels": len(store[entry].summary["label_names"]), "is_linear": s["is_linear"]})
+    return linearity_table(records) if records else pd.DataFrame()
+
+
+def distance_dynamics(store: Store, steps: pd.DataFrame, layer: int) -> pd.DataFrame:
+    """``step, label, min_distance`` over the snapshots of one layer (stored DirectProbe results)."""
+    names = store[steps["entry"].iloc[0]].summary["label_names"]
+    matrices = [np.asarray(find_directprobe(store, e, layer).array("label_distances")) for e in steps["entry"]]
+    return min_distance_dynamics(list(steps["step"]), matrices, names)
+
+
+def label_distances(store: Store, entry: str, layer: int) -> np.ndarray:
+    """DirectProbe's label × label distance matrix of one layer of one entry."""
+    return np.asarray(find_directprobe(store, entry, layer).array("label_distances"))
+
+
+def clusters(store: Store, entry: str, layer: int) -> tuple[list[str], list[str], list[str]] | None:
+    """DirectProbe clusters of one layer: each target's cluster name ("LABEL·k"), then every cluster's name
+    and label in label order; ``None`` if not computed."""
+    found = find_directprobe(store, entry, layer)
+    if found is None:
+        return None
+    names = store[entry].summary["label_names"]
+    cluster_labels = [names[i] for i in np.asarray(found.array("cluster_labels"))]
+    counts: dict[str, int] = {}
+    cluster_names = []
+    for label in cluster_labels:
+        counts[label] = counts.get(label, 0) + 1
+        cluster_names.append(f"{label}·{counts[label]}")
+    assignment = np.asarray(found.array("assignment"))
+    order = sorted(range(len(cluster_names)), key=lambda i: (names.index(cluster_labels[i]), cluster_names[i]))
+    return ([cluster_names[i] for i in assignment.tolist()], [cluster_names[i] for i in order],
+            [cluster_labels[i] for i in order])
+
+
+PROBE_VERSION = "probe-1"
+
+
+def probe_spec(train: str, test: str, layer: int) -> dict:
+    """What determines a stored MLP-probe result: the train and test representations, the layer, the code."""
+    return {"train": train, "test": test, "layer": int(layer), "version": PROBE_VERSION}
+
+
+def compute_probes(store: Store, pairs: list[list[str]], layers: list[int]) -> list[str]:
+    """Train the MLP probe (grid-searched size, several seeds) on every (train, test) pair and layer; store each."""
+    from tqdm.auto import tqdm
+
+    from .probes import mlp_probe
+
+    keys = []
+    for (train, test), layer in tqdm([(p, int(l)) for p in pairs for l in layers], desc="probes", unit="probe"):
+        spec = probe_spec(train, test, layer)
+        key = make_key("probe", spec)
+        if not store.has(key):
+            Xtr, ytr = _layer(store, train, layer)
+            Xte, yte = _layer(store, test, layer)
+            result = mlp_probe(np.asarray(Xtr), np.asarray(ytr), np.asarray(Xte), np.asarray(yte))
+            with store.lock(key), store.create("probe", spec) as writer:
+                writer.save_json("runs", result.runs.to_dict(orient="list"))
+                writer.summary.update({"mean": result.mean, "std": result.std, "best_size": list(result.best_size),
+                                       "majority_accuracy": result.majority_accuracy, "layer": layer})
+        keys.append(key)
+    return keys
+
+
+def probe_table(store: Store, states: dict[str, tuple[str, str]], n_layers: int) -> pd.DataFrame:
+    """``layer, model_state, mean, std, majority_accuracy`` from stored probes; ``states``: name → (train, test)."""
+    rows = []
+    for state, (train, test) in states.items():
+        for layer in range(n_layers):
+            found = store.get(make_key("probe", probe_spec(train, test, layer)))
+            if found is not None:
+                s = found.summary
+                rows.append({"layer": layer, "model_state": state, "mean": s["mean"], "std": s["std"],
+                             "majority_accuracy": s["majority_accuracy"]})
+    return pd.DataFrame(rows, columns=["layer", "model_state", "mean", "std", "majority_accuracy"])

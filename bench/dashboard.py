@@ -82,6 +82,31 @@ def generate(store: Store, n: int, n_layers: int, n_snapshots: int, dim: int, se
     return run
 
 
+def fake_directprobe(store: Store, entries: list[str], n_layers: int, seed: int = 0) -> None:
+    """Store DirectProbe-shaped results (2 clusters per label, shrinking distances) for every entry and layer.
+
+    Real DirectProbe on a BERT-base study takes hours; the pages only read these arrays.
+    """
+    from analysis.catalog import directprobe_spec
+    from analysis.directprobe import DirectProbeResult
+
+    rng = np.random.default_rng(seed)
+    L = len(LABELS)
+    for i, key in enumerate(entries):
+        labels = np.asarray(store[key].array("labels", mmap=False))
+        for layer in range(n_layers):
+            assignment = labels * 2 + rng.integers(0, 2, len(labels))
+            D = np.abs(rng.normal(1 + i / 5, 0.3, (L, L)))
+            D = (D + D.T) / 2
+            np.fill_diagonal(D, np.nan)
+            C = np.full((2 * L, 2 * L), np.nan)
+            result = DirectProbeResult(assignment=assignment, cluster_labels=np.repeat(np.arange(L), 2),
+                                       cluster_distances=C, cluster_distance_lower=C, label_distances=D,
+                                       min_label_distance=np.nanmin(D, axis=1), conflicts=[], stats={})
+            with store.create("directprobe", directprobe_spec(key, layer)) as writer:
+                result.save(writer)
+
+
 def render_times(run: str, n_layers: int) -> list[tuple[str, float, float]]:
     """(page, cold seconds, warm seconds) for every page."""
     import streamlit as st
@@ -131,6 +156,12 @@ def main() -> None:
         size = sum(f.stat().st_size for f in store.entries.rglob("*.npy")) / 2**30
         print(f"generated {args.snapshots} snapshots × {args.layers} layers × {args.targets} targets × {args.dim} "
               f"dims ({size:.1f} GiB) in {time.perf_counter() - start:.0f} s")
+        from analysis.catalog import compute_layer_similarity, snapshot_steps
+
+        start = time.perf_counter()
+        compute_layer_similarity(store, run, TASK, "test")
+        print(f"layer similarity (CKA, RSA; a background job in the dashboard): {time.perf_counter() - start:.0f} s")
+        fake_directprobe(store, list(snapshot_steps(store, run, TASK, "test")["entry"]), args.layers)
         os.environ["FTGEO_STORE"] = str(store.root)
         print(f"{'page':<12} {'cold s':>8} {'warm s':>8}")
         for page, cold, warm in render_times(run, args.layers):

@@ -2,12 +2,16 @@
 import streamlit as st
 
 import ui
+from analysis import jobs
+from analysis.colors import cluster_colors
 from analysis.figures import embedding_figure
 
 ui.ensure_app()
 
 sel = ui.need_study(ui.selection())
+root = str(ui.store().root)
 st.title(f"Embeddings · layer {sel.layer}", anchor=False)
+clusters = ui.clusters(root, sel.entry.key, sel.layer)
 c1, c2, c3 = st.columns(3)
 with c1:
     method = ui.synced(st.radio, "Projection", "proj", ["pca", "umap"], horizontal=True,
@@ -15,12 +19,22 @@ with c1:
 with c2:
     dims = ui.synced(st.radio, "Dimensions", "dims", [2, 3], horizontal=True, format_func=lambda d: f"{d}-D")
 with c3:
-    color_by = ui.synced(st.radio, "Colour by", "color", ["label"], horizontal=True,
-                         help="DirectProbe clusters become available once DirectProbe has run on this layer.")
+    color_by = ui.synced(st.radio, "Colour by", "color", ["label", "cluster"] if clusters else ["label"],
+                         horizontal=True, format_func={"label": "label", "cluster": "DirectProbe cluster"}.get)
+    if clusters is None and not ui.presentation():
+        if st.button("Compute DirectProbe clusters", key="compute-clusters", icon=":material/play_arrow:",
+                     help="Runs DirectProbe on this layer in the background (see Runs)."):
+            jobs.call(ui.store(), "analysis.catalog:compute_directprobe",
+                      {"entries": [sel.entry.key], "layers": [sel.layer]}, f"DirectProbe {sel.slug}")
+            st.toast("DirectProbe started; the cluster colouring appears when it is done.")
 
-root = str(ui.store().root)
 points = ui.projection(root, sel.entry.key, sel.layer, method, dims).join(ui.targets(root, sel.entry.key))
+colors = sel.colors
+if color_by == "cluster" and clusters:
+    assigned, names, labels = clusters
+    points = points.assign(cluster=assigned)
+    colors = cluster_colors(names, labels, sel.colors)
 title = f"{sel.where} · layer {sel.layer} · {method.upper()}"
-ui.show_figure(embedding_figure(points, sel.colors, color_by, title), f"embeddings-{sel.slug}-{method}{dims}d",
+ui.show_figure(embedding_figure(points, colors, color_by, title), f"embeddings-{sel.slug}-{method}{dims}d",
                data=points, caption=f"All {len(points):,} targets drawn; hover shows each word in its sentence.",
                height=760 if dims == 3 else None)

@@ -1,11 +1,38 @@
-"""Probes: probe accuracy per layer with error bars, original vs fine-tuned."""
+"""Probes: MLP probe accuracy per layer with error bars over seeds, original vs fine-tuned (Table 7)."""
 import streamlit as st
 
 import ui
+from analysis import catalog
+from analysis.figures import probe_figure
 
 ui.ensure_app()
 
-
 sel = ui.need_study(ui.selection())
 st.title("Probes", anchor=False)
-ui.offer_computation(f"MLP probe accuracies for every layer of {sel.model} on {sel.task}.", ["probe", "--model", sel.model, "--task", sel.task], "compute-probes")
+store = ui.store()
+n_layers = int(sel.entry.summary["n_layers"])
+if sel.run != ui.NO_RUN:
+    splits = {split: catalog.snapshot_steps(store, sel.run, sel.task, split)["entry"] for split in ("train", "test")}
+    if any(len(s) == 0 for s in splits.values()):
+        st.info("Probes need snapshots of both the train and the test split of this run.")
+        st.stop()
+    states = {"original": (splits["train"].iloc[0], splits["test"].iloc[0]),
+              "fine-tuned": (splits["train"].iloc[-1], splits["test"].iloc[-1])}
+else:
+    train, test = (catalog.find_embed(store, sel.model, sel.task, s) for s in ("train", "test"))
+    if train is None or test is None:
+        ui.offer_computation(f"probes need {sel.model_short}'s representations of both {sel.task} train and test.",
+                             ["embed", "--model", sel.model, "--task", sel.task,
+                              "--split", "train" if train is None else "test"], "compute-probe-embed")
+        st.stop()
+    states = {"original": (train.key, test.key)}
+table = catalog.probe_table(store, states, n_layers)
+if len(table) < len(states) * n_layers:
+    ui.offer_job(f"MLP probes (size grid search, 5 seeds) on {len(states)} model state(s) × {n_layers} layers; "
+                 "minutes for a small task, longer for a large one.", "analysis.catalog:compute_probes",
+                 {"pairs": [list(p) for p in states.values()], "layers": list(range(n_layers))}, "compute-probes")
+    st.stop()
+where = sel.where.split(",")[0]
+ui.show_figure(probe_figure(table, f"{where}: probe accuracy per layer"), f"probes-{sel.model_short}-{sel.task}",
+               data=table, caption="Mean test accuracy of a two-hidden-layer MLP probe over 5 seeds (error bars: "
+                                   "standard deviation); size chosen on a dev split carved from train.")

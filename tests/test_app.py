@@ -286,3 +286,40 @@ def test_runs_page_starts_a_background_job_and_shows_its_log(tmp_path, monkeypat
 def test_missing_analyses_offer_a_computation(dashboard_store, monkeypatch):
     at = open_app(dashboard_store.root, monkeypatch, "linearity")
     assert "Not computed yet" in at.info[0].value
+
+
+def test_directprobe_pages_offer_the_computation(dashboard_store, monkeypatch):
+    run = a_run(dashboard_store)
+    for page in ("linearity", "distances"):
+        at = open_app(dashboard_store.root, monkeypatch, page, task="trec-6", run=run, split="test")
+        assert_clean(at)
+        assert "needs DirectProbe" in at.info[0].value
+        assert [b for b in at.button if b.key == f"compute-{page}"]
+    at = open_app(dashboard_store.root, monkeypatch, "embeddings", task="trec-6")
+    assert at.radio(key="color").options == ["label"] and at.button(key="compute-clusters")
+
+
+def test_probes_page_offers_the_computation(dashboard_store, monkeypatch):
+    at = open_app(dashboard_store.root, monkeypatch, "probes", task="trec-6", run=a_run(dashboard_store))
+    assert_clean(at)
+    assert "MLP probes" in at.info[0].value and at.button(key="compute-probes")
+
+
+@pytest.mark.slow
+def test_directprobe_results_drive_linearity_distances_and_clusters(dashboard_store, monkeypatch):
+    run = a_run(dashboard_store)
+    steps = catalog.snapshot_steps(dashboard_store, run, "trec-6", "test")
+    catalog.compute_directprobe(dashboard_store, list(steps["entry"]), [2])
+    catalog.compute_directprobe(dashboard_store, [steps["entry"].iloc[0], steps["entry"].iloc[-1]], [1])
+    at = open_app(dashboard_store.root, monkeypatch, "distances", task="trec-6", run=run, split="test", layer="2")
+    assert_clean(at)
+    lines, heat = charts(at)
+    assert len(lines["data"]) == 6 and heat["data"][0]["type"] == "heatmap"
+    at.radio(key="group").set_value("most").run()
+    assert len(charts(at)[0]["data"]) == 3
+    at = open_app(dashboard_store.root, monkeypatch, "embeddings", task="trec-6", run=run, split="test", layer="2",
+                  step="4", color="cluster")
+    assert_clean(at)
+    assert all("·" in t["name"] for t in charts(at)[0]["data"])
+    at = open_app(dashboard_store.root, monkeypatch, "linearity", task="trec-6", run=run, split="test")
+    assert_clean(at)  # layer 0 (a constant [CLS] vector) is missing: a warning or an offer, never an error

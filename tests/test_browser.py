@@ -22,6 +22,8 @@ from test_app import PAGES, a_run, dashboard_store  # noqa: F401  (the shared st
 
 pytestmark = pytest.mark.browser
 
+READY = ("!document.querySelector('[data-testid=\"stStatusWidget\"]') && "
+         "!document.querySelector('[data-stale=\"true\"]') && !document.querySelector('[data-testid=\"stSkeleton\"]')")
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
 VIEWPORT = {"width": 1440, "height": 900}
@@ -95,7 +97,7 @@ def open_page(browser, url: str, shot: str, charts: int = 0):
     page = browser.new_page(viewport=VIEWPORT)
     page.goto(url)
     page.wait_for_selector("h1", timeout=60_000)
-    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+    page.wait_for_function(READY, timeout=60_000)
     if charts:
         page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {charts}",
                                timeout=60_000)
