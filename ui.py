@@ -46,6 +46,11 @@ def studies(root: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=3, show_spinner=False)
+def study_summary(root: str) -> pd.DataFrame:
+    return catalog.study_summary(Store(root))
+
+
+@st.cache_data(ttl=3, show_spinner=False)
 def entry_table(root: str) -> pd.DataFrame:
     return catalog.store_table(Store(root))
 

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 
 from .finetune import list_runs, run_metrics, run_snapshots
-from .geometry import (LayerSnapshot, Projection, centroid_shift_pca, centroid_trajectories, layer_behaviour,
-                       linearity_table, min_distance_dynamics)
+from .geometry import (LayerSnapshot, Projection, centroid_shift_pca, centroid_trajectories, cross_task_table,
+                       layer_behaviour, linearity_table, min_distance_dynamics)
 from .store import Entry, Store, make_key
 
 COLUMNS = ["key", "kind", "model", "task", "split", "n_targets", "n_layers", "dim", "megabytes", "created"]
@@ -336,3 +336,59 @@ def probe_table(store: Store, states: dict[str, tuple[str, str]], n_layers: int)
                 rows.append({"layer": layer, "model_state": state, "mean": s["mean"], "std": s["std"],
                              "majority_accuracy": s["majority_accuracy"]})
     return pd.DataFrame(rows, columns=["layer", "model_state", "mean", "std", "majority_accuracy"])
+
+
+def cross_task_pairs(store: Store, model: str) -> pd.DataFrame:
+    """``fine_tuned_on, analysed_task, run, before, after``: for each finished run of ``model`` and each task
+    its snapshots hold (its own and its probe tasks), the first and last test-split snapshot entries."""
+    rows = []
+    runs = list_runs(store)
+    for _, run in runs[(runs["model"] == model) & (runs["status"] == "done")].iterrows():
+        snaps = run_snapshots(store, run["run"])
+        for task, part in snaps.groupby("task"):
+            split = "test" if (part["split"] == "test").any() else part["split"].iloc[0]
+            part = part[part["split"] == split].sort_values("step")
+            if len(part) >= 2:
+                rows.append({"fine_tuned_on": run["task"], "analysed_task": task, "run": run["run"],
+                             "before": part["entry"].iloc[0], "after": part["entry"].iloc[-1]})
+    table = pd.DataFrame(rows, columns=["fine_tuned_on", "analysed_task", "run", "before", "after"])
+    return table.drop_duplicates(["fine_tuned_on", "analysed_task"]).reset_index(drop=True)
+
+
+def cross_task(store: Store, pairs: pd.DataFrame, layer: int) -> pd.DataFrame:
+    """The task × task table (:func:`analysis.geometry.cross_task_table`) at one layer, from stored DirectProbe."""
+    records = [{"fine_tuned_on": p.fine_tuned_on, "analysed_task": p.analysed_task,
+                "min_before": np.asarray(find_directprobe(store, p.before, layer).array("min_label_distance")),
+                "min_after": np.asarray(find_directprobe(store, p.after, layer).array("min_label_distance"))}
+               for p in pairs.itertuples()]
+    return cross_task_table(records)
+
+
+def study_summary(store: Store) -> pd.DataFrame:
+    """Table-7-style summary per study, at the last layer of its first finished run: #clusters and probe
+    accuracy before → after fine-tuning, and what is computed (``None`` where not computed yet)."""
+    table = studies(store)
+    rows = []
+    for study in table.itertuples():
+        row = {"clusters": None, "probe accuracy": None, "DirectProbe": 0, "layer similarity": "–"}
+        runs = study_runs(store, study.model, study.task)
+        done = runs[runs["status"] == "done"]
+        last = int(study.n_layers) - 1
+        if len(done):
+            run = done["run"].iloc[0]
+            test = snapshot_steps(store, run, study.task, "test")["entry"]
+            train = snapshot_steps(store, run, study.task, "train")["entry"]
+            found = [find_directprobe(store, e, last) for e in (test.iloc[0], test.iloc[-1])]
+            if all(found):
+                row["clusters"] = " → ".join(str(f.summary["n_clusters"]) for f in found)
+            if len(train):
+                probes = [store.get(make_key("probe", probe_spec(tr, te, last)))
+                          for tr, te in ((train.iloc[0], test.iloc[0]), (train.iloc[-1], test.iloc[-1]))]
+                if all(probes):
+                    row["probe accuracy"] = " → ".join(f"{p.summary['mean']:.3f}" for p in probes)
+            with_table = sum(stored_layer_similarity(store, r, study.task, "test") is not None for r in done["run"])
+            row["layer similarity"] = f"{with_table}/{len(done)} runs"
+        row["DirectProbe"] = sum(1 for e in store.ls("directprobe")
+                                 if (e.summary.get("model"), e.summary.get("task")) == (study.model, study.task))
+        rows.append(row)
+    return pd.concat([table, pd.DataFrame(rows, index=table.index)], axis=1)

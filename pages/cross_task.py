@@ -1,11 +1,30 @@
-"""Cross-task: the task × task matrix of how fine-tuning on one task moves another task's labels."""
+"""Cross-task: how fine-tuning on one task moves the labels of another apart (task × task, Table 5)."""
 import streamlit as st
 
 import ui
+from analysis import catalog
+from analysis.figures import cross_task_figure
 
 ui.ensure_app()
 
-
 sel = ui.need_study(ui.selection())
-st.title("Cross-task", anchor=False)
-ui.offer_computation(f"Fine-tuning runs on several tasks of {sel.model}.", ["study", "--model", sel.model, "--task", sel.task], "compute-cross_task")
+st.title(f"Cross-task · layer {sel.layer}", anchor=False)
+store = ui.store()
+pairs = catalog.cross_task_pairs(store, sel.model)
+others = sorted(set(pairs["analysed_task"]) - set(pairs["fine_tuned_on"]))
+if pairs.empty or not others:
+    ui.offer_computation(f"fine-tuning runs of {sel.model_short} whose snapshots also store other tasks' targets.",
+                         ["finetune", "--model", sel.model, "--task", sel.task, "--probe-tasks",
+                          ",".join(t for t in ("pos", "trec-6") if t != sel.task)], "compute-cross")
+    st.stop()
+ui.need_directprobe("The cross-task matrix", list(dict.fromkeys([*pairs["before"], *pairs["after"]])), [sel.layer],
+                    "compute-cross-dp")
+table = catalog.cross_task(store, pairs, sel.layer)
+labels = {"mean_change": "mean change of the minimum distance", "n_increased": "labels moved apart",
+          "n_decreased": "labels moved closer"}
+value = ui.synced(st.radio, "Cell value", "cell", list(labels), horizontal=True, format_func=labels.get)
+ui.show_figure(cross_task_figure(table, value, f"{sel.model_short} · layer {sel.layer}: {labels[value]}"),
+               f"cross-task-{value}-{sel.model_short}-L{sel.layer:02d}", data=table,
+               caption="Rows: the task fine-tuned on; columns: the task whose labels are measured (DirectProbe minimum "
+                       "distances, first vs last snapshot).")
+st.dataframe(table, hide_index=True, width="stretch")

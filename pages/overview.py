@@ -18,7 +18,7 @@ if running:
             icon=":material/hourglass_top:")
 
 if table.empty:
-    st.subheader("Welcome")
+    st.subheader("Welcome", anchor=False)
     st.markdown(
         "This dashboard shows how fine-tuning moves the labels of a probing task apart inside a BERT-family "
         "encoder, layer by layer and update by update (Zhou & Srikumar, ACL 2022, built on DirectProbe).\n\n"
@@ -31,10 +31,18 @@ if table.empty:
     st.markdown("Or from a terminal: `python -m analysis embed --task trec-6 --split test`. "
                 "Other models, tasks and fine-tuning runs can be started from **Runs**.")
 else:
-    st.subheader(f"Stored studies ({len(table)})")
-    st.dataframe(table, hide_index=True, width="stretch", column_config={
+    st.subheader(f"Stored studies ({len(table)})", anchor=False)
+    summary = ui.study_summary(str(store.root))
+    st.dataframe(summary, hide_index=True, width="stretch", column_config={
         "n_labels": st.column_config.NumberColumn("labels"), "n_targets": st.column_config.NumberColumn("targets"),
-        "n_layers": st.column_config.NumberColumn("layers"), "dim": st.column_config.NumberColumn("dim")})
+        "n_layers": st.column_config.NumberColumn("layers"), "dim": st.column_config.NumberColumn("dim"),
+        "clusters": st.column_config.TextColumn("#clusters, last layer", help="DirectProbe clusters before → after "
+                                                "fine-tuning (first finished run); empty: not computed yet"),
+        "probe accuracy": st.column_config.TextColumn("probe accuracy, last layer", help="before → after"),
+        "DirectProbe": st.column_config.NumberColumn("DirectProbe results", help="stored (entry, layer) results"),
+    })
+    st.caption("Empty cells are not computed yet: open the page that needs them (Linearity, Probes, Layers) "
+               "for a one-click computation, or start work from **Runs**.")
     with st.expander("Every store entry"):
         st.dataframe(ui.entry_table(str(store.root)), hide_index=True, width="stretch")
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import shutil
 import json
 import time
 from dataclasses import replace
@@ -217,7 +218,7 @@ def test_a_label_keeps_its_colour_across_pages(dashboard_store, monkeypatch):
 
 
 def test_compare_two_tasks_side_by_side_with_shared_axes(dashboard_store, monkeypatch):
-    at = open_app(dashboard_store.root, monkeypatch, "compare", vary="task")
+    at = open_app(dashboard_store.root, monkeypatch, "compare", vary="task", split="test")
     assert_clean(at)
     left, right = charts(at)
     assert left["layout"]["xaxis"]["range"] == right["layout"]["xaxis"]["range"]
@@ -297,6 +298,25 @@ def test_directprobe_pages_offer_the_computation(dashboard_store, monkeypatch):
         assert [b for b in at.button if b.key == f"compute-{page}"]
     at = open_app(dashboard_store.root, monkeypatch, "embeddings", task="trec-6")
     assert at.radio(key="color").options == ["label"] and at.button(key="compute-clusters")
+
+
+def test_cross_task_page_asks_for_runs_with_probe_tasks(dashboard_store, monkeypatch):
+    at = open_app(dashboard_store.root, monkeypatch, "cross_task", task="trec-6")
+    assert_clean(at)
+    assert "other tasks' targets" in at.info[0].value and at.button(key="compute-cross")
+
+
+@pytest.mark.slow
+def test_cross_task_page_finds_probe_task_snapshots(dashboard_store, tiny_bert, shared_data, tmp_path, monkeypatch):
+    store = Store(tmp_path / "copy")
+    shutil.copytree(dashboard_store.root, store.root)
+    finetune("trec-6", str(tiny_bert), seed=2, options=RUN, snapshots=SnapshotOptions(every=2, probe_tasks=("pos",)),
+             store=store, data_dir=shared_data)
+    pairs = catalog.cross_task_pairs(store, list_runs(store)["model"].iloc[0])
+    assert sorted(zip(pairs["fine_tuned_on"], pairs["analysed_task"])) == [("trec-6", "pos"), ("trec-6", "trec-6")]
+    at = open_app(store.root, monkeypatch, "cross_task", task="trec-6", layer="2")
+    assert_clean(at)
+    assert "needs DirectProbe" in at.info[0].value
 
 
 def test_probes_page_offers_the_computation(dashboard_store, monkeypatch):
