@@ -5,7 +5,6 @@ here and hand the resulting figures to :func:`show_figure`.
 """
 from __future__ import annotations
 
-import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -18,8 +17,6 @@ from analysis import catalog, figures, jobs
 from analysis.colors import label_colors
 from analysis.config import store_dir
 from analysis.store import Entry, Store
-
-log = logging.getLogger("dashboard")
 
 PRESENT = "present"
 EXPORT = "export"
@@ -175,6 +172,11 @@ def sidebar_selection() -> Selection | None:
         labels = {NO_RUN: "pre-trained (no fine-tuning)"} | dict(zip(runs["run"], runs["label"]))
         run = synced(st.selectbox, "Fine-tuning run", "run", list(labels), format_func=labels.get,
                      help="Runs of this model on this task in the store; start more from Runs.")
+        if run != NO_RUN:
+            status = runs.set_index("run").loc[run]
+            if status["status"] != "done":
+                st.caption(f"⏳ This run is {status['status']} (update {status['step']} of {status['total_steps']}); "
+                           "its snapshots appear as they are stored.")
         if run == NO_RUN:
             splits = tasks[tasks["task"] == task]["splits"].iloc[0].split(", ")
         else:
@@ -280,7 +282,10 @@ def offer_computation(what: str, args: list[str], key: str) -> None:
     """The "not computed yet" state: what is missing and a one-click background computation."""
     st.info(f"**Not computed yet:** {what}", icon=":material/hourglass_empty:")
     name = " ".join(args)
-    running = [j for j in jobs.list_jobs(store()) if j.active and j.name == name]
+    mine = [j for j in jobs.list_jobs(store()) if j.name == name]
+    running = [j for j in mine if j.active]
+    if mine and mine[0].state == jobs.FAILED:
+        st.error(f"The last attempt failed: {last_line(mine[0])}", icon=":material/error:")
     if running:
         st.caption(f"Running now (job {running[0].id}); see **Runs** for progress.")
     elif args[0] not in cli_commands():
@@ -338,6 +343,12 @@ def stored_layer_similarity(root: str, run: str, task: str, split: str) -> pd.Da
     return catalog.stored_layer_similarity(Store(root), run, task, split)
 
 
+def last_line(job: jobs.Job) -> str:
+    """The last line a job printed (its error message when it failed)."""
+    lines = job.log_tail(2000).strip().splitlines()
+    return lines[-1] if lines else "(no output)"
+
+
 def job_name(target: str, kwargs: dict[str, Any]) -> str:
     """The name a background analysis job is listed under (also how a page finds its own job)."""
     return f"{target.split(':')[-1]} {' '.join(str(v) for v in kwargs.values())}"[:160]
@@ -350,8 +361,7 @@ def offer_job(what: str, target: str, kwargs: dict[str, Any], key: str) -> None:
     running = [j for j in jobs.list_jobs(store()) if j.active and j.name == name]
     failed = [j for j in jobs.list_jobs(store()) if j.name == name and j.state == jobs.FAILED]
     if failed and not running:
-        st.error(f"The last attempt failed: {failed[0].log_tail(600).strip().splitlines()[-1]}",
-                 icon=":material/error:")
+        st.error(f"The last attempt failed: {last_line(failed[0])}", icon=":material/error:")
     if running:
         st.fragment(_poll_job, run_every=2)(running[0].id)
     elif st.button("Compute it in the background", key=key, icon=":material/play_arrow:"):
@@ -380,9 +390,8 @@ def need_directprobe(what: str, entries: Sequence[str], layers: Sequence[int], k
     target, kwargs = "analysis.catalog:compute_directprobe", {"entries": todo_entries, "layers": todo_layers}
     failed = [j for j in jobs.list_jobs(store()) if j.name == job_name(target, kwargs) and j.state == jobs.FAILED]
     if failed and len(missing) < len(entries) * len(layers):
-        last = failed[0].log_tail(600).strip().splitlines()[-1]
         st.warning(f"DirectProbe could not be computed for layer(s) {', '.join(map(str, todo_layers))}; they are "
-                   f"left out below. Last message: {last}", icon=":material/warning:")
+                   f"left out below. Last message: {last_line(failed[0])}", icon=":material/warning:")
         return
     offer_job(f"{what} needs DirectProbe on {len(missing)} representation/layer pair(s) (layers "
               f"{', '.join(map(str, todo_layers))}); each takes seconds to minutes depending on its size.",

@@ -71,7 +71,8 @@ def recipe_label(run: pd.Series) -> str:
     parts = [str(run["optimizer"])]
     if run.get("reinit_layers"):
         parts.append(f"re-init {run['reinit_layers']}")
-    parts.append(f"{run['steps']} updates" if pd.notna(run.get("steps")) else f"{run['epochs']} epochs")
+    length = (int(run["steps"]), "update") if pd.notna(run.get("steps")) else (int(run["epochs"]), "epoch")
+    parts.append(f"{length[0]} {length[1]}{'s' if length[0] != 1 else ''}")
     if pd.notna(run.get("train_size")):
         parts.append(f"n={run['train_size']}")
     return " · ".join(parts)
@@ -391,4 +392,4 @@ def study_summary(store: Store) -> pd.DataFrame:
         row["DirectProbe"] = sum(1 for e in store.ls("directprobe")
                                  if (e.summary.get("model"), e.summary.get("task")) == (study.model, study.task))
         rows.append(row)
-    return pd.concat([table, pd.DataFrame(rows, index=table.index)], axis=1)
+    return pd.concat([table, pd.DataFrame(rows, index=table.index).fillna("—")], axis=1)

@@ -5,7 +5,7 @@ import time
 import streamlit as st
 
 import ui
-from analysis import jobs
+from analysis import catalog, jobs
 from analysis.config import DEFAULT_MODEL
 from analysis.tasks import TASKS, task_splits
 
@@ -44,9 +44,33 @@ with tabs[0]:
     start_button("embed", ["embed", "--model", model, "--task", task, "--split", split],
                  f"embed {model} {task}/{split}", "start-embed")
 with tabs[1]:
-    model, task = study_fields("dp")
-    start_button("directprobe", ["directprobe", "--model", model, "--task", task],
-                 f"directprobe {model} {task}", "start-dp")
+    stored = ui.studies(str(store.root))
+    if stored.empty:
+        st.caption("DirectProbe runs on stored representations; compute some first.")
+    else:
+        left, right = st.columns(2)
+        study = left.selectbox("Stored study", [f"{m} · {t}" for m, t in zip(stored["model"], stored["task"])],
+                               key="dp-study")
+        model, task = study.split(" · ")
+        runs = ui.study_runs(str(store.root), model, task)
+        labels = {ui.NO_RUN: "pre-trained representations"} | {r: f"every snapshot of {lab}" for r, lab in
+                                                                zip(runs["run"], runs["label"])}
+        source = right.selectbox("Of", list(labels), format_func=labels.get, key="dp-source")
+        split = st.radio("Split", ["test", "train", "dev"], horizontal=True, key="dp-split")
+        if source == ui.NO_RUN:
+            found = catalog.find_embed(store, model, task, split)
+            entries = [found.key] if found else []
+        else:
+            entries = list(ui.snapshot_steps(str(store.root), source, task, split)["entry"])
+        if not entries:
+            st.caption(f"No stored {split} representations for this choice.")
+        else:
+            n_layers = int(store[entries[0]].summary["n_layers"])
+            st.caption(f"{len(entries)} representation(s) × {n_layers} layers; stored results are skipped.")
+            if st.button("Start", key="start-dp", type="primary", icon=":material/play_arrow:"):
+                jobs.call(store, "analysis.catalog:compute_directprobe",
+                          {"entries": entries, "layers": list(range(n_layers))}, f"DirectProbe {model} {task}/{split}")
+                st.toast("Started: DirectProbe", icon=":material/play_arrow:")
 with tabs[2]:
     model, task = study_fields("ft")
     seed = st.number_input("Seed", 0, 10_000, 0, key="ft-seed")

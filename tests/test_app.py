@@ -108,8 +108,8 @@ def test_sidebar_offers_only_what_is_stored(dashboard_store, monkeypatch):
     assert not [w for w in at.sidebar.select_slider if w.key == "step"]
     at.sidebar.selectbox(key="task").set_value("trec-6").run()
     assert at.sidebar.selectbox(key="run").options == ["pre-trained (no fine-tuning)",
-                                                       "seed 1 · adamw · 1 epochs · n=64",
-                                                       "seed 1 · bertadam · 1 epochs · n=64"]
+                                                       "seed 1 · adamw · 1 epoch · n=64",
+                                                       "seed 1 · bertadam · 1 epoch · n=64"]
 
 
 def a_run(store: Store, optimizer: str = "adamw") -> str:
@@ -177,7 +177,7 @@ def test_stability_compares_recipes(dashboard_store, monkeypatch):
     at = open_app(dashboard_store.root, monkeypatch, "stability", task="trec-6")
     assert_clean(at)
     seeds, curves = charts(at)
-    assert sorted(t["name"] for t in seeds["data"]) == ["adamw · 1 epochs · n=64", "bertadam · 1 epochs · n=64"]
+    assert sorted(t["name"] for t in seeds["data"]) == ["adamw · 1 epoch · n=64", "bertadam · 1 epoch · n=64"]
     at.radio(key="curve").set_value("train_loss").run()
     assert "train loss" in charts(at)[1]["layout"]["title"]["text"]
 
@@ -343,3 +343,36 @@ def test_directprobe_results_drive_linearity_distances_and_clusters(dashboard_st
     assert all("·" in t["name"] for t in charts(at)[0]["data"])
     at = open_app(dashboard_store.root, monkeypatch, "linearity", task="trec-6", run=run, split="test")
     assert_clean(at)  # layer 0 (a constant [CLS] vector) is missing: a warning or an offer, never an error
+
+
+def test_a_failed_computation_says_why(tmp_path, monkeypatch):
+    store = Store(tmp_path / "nodata")
+    missing = tmp_path / "missing" / "TREC_10.label"
+    job = jobs.start(store, ["embed", "--task", "trec-6", "--split", "test", "-o", f'files={{"test": "{missing}"}}'],
+                     "embed a missing data set")
+    deadline = time.time() + 60
+    while jobs.get(store, job.id).active and time.time() < deadline:
+        time.sleep(0.2)
+    at = open_app(store.root, monkeypatch, "runs")
+    assert_clean(at)
+    assert any("failed" in m.value for m in at.markdown)
+    assert any(f"error: {missing}: no such file" in c.value for c in at.code)
+
+
+@pytest.mark.slow
+def test_umap_projection(dashboard_store, monkeypatch):
+    at = open_app(dashboard_store.root, monkeypatch, "embeddings", task="trec-6", proj="umap", layer="2")
+    assert_clean(at)
+    assert sum(len(values(t["x"])) for t in charts(at)[0]["data"]) == 499
+
+
+@pytest.mark.slow
+def test_probes_page_with_stored_probes(dashboard_store, tmp_path, monkeypatch):
+    run = a_run(dashboard_store)
+    train = catalog.snapshot_steps(dashboard_store, run, "trec-6", "train")["entry"]
+    test = catalog.snapshot_steps(dashboard_store, run, "trec-6", "test")["entry"]
+    catalog.compute_probes(dashboard_store, [[train.iloc[0], test.iloc[0]], [train.iloc[-1], test.iloc[-1]]],
+                           [0, 1, 2])
+    at = open_app(dashboard_store.root, monkeypatch, "probes", task="trec-6", run=run)
+    assert_clean(at)
+    assert sorted(t["name"] for t in charts(at)[0]["data"]) == ["fine-tuned", "original"]

@@ -142,3 +142,28 @@ def test_an_empty_store_shows_the_welcome(browser, tmp_path):
         assert_no_error(page)
         assert page.get_by_text("Compute a first study").count() == 1
         page.close()
+
+
+def test_the_report_opens_offline(browser):
+    import numpy as np
+    import pandas as pd
+
+    from analysis.colors import label_colors
+    from analysis.figures import embedding_figure, style
+    from analysis.report import ReportItem, build_report
+
+    rng = np.random.default_rng(0)
+    points = pd.DataFrame(rng.normal(size=(300, 2)), columns=["x", "y"]).assign(
+        label=rng.choice(["NOUN", "VERB", "ADJ"], 300), word="word", context="a <b>word</b> here")
+    fig = style(embedding_figure(points, label_colors(["ADJ", "NOUN", "VERB"]), title="Layer 12, PCA"))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / "report.html"
+    path.write_text(build_report([ReportItem("Embeddings", "Three labels.\n\nSecond paragraph.", fig)] * 2,
+                                 title="Group meeting"))
+    context = browser.new_context(viewport=VIEWPORT, offline=True)
+    page = context.new_page()
+    page.goto(path.as_uri())
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2", timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "report-html.png"), full_page=True)
+    assert page.locator("figcaption").first.inner_text().startswith("Figure 1. Embeddings")
+    context.close()
