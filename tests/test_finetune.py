@@ -14,6 +14,7 @@ from analysis.finetune import (SnapshotOptions, TrainOptions, finetune, list_run
 from analysis.finetune.examples import downsample
 from analysis.finetune.optim import BETAS, EPS, BertAdam, make_optimizer
 from analysis.finetune.reinit import reinit_top_layers
+from analysis.finetune.train import auto_snapshot_epochs, snapshot_steps
 from analysis.models import load_model, resolve_model
 from analysis.tasks import load_task
 
@@ -124,7 +125,7 @@ def test_kill_and_resume_gives_bit_identical_weights_and_the_expected_snapshots(
     from analysis.store import Store
 
     options = TrainOptions(epochs=4, reinit_layers=1, **SMALL)
-    snaps = SnapshotOptions(every=5, probe_tasks=("ps-fxn",), keep_weights=True)
+    snaps = SnapshotOptions(every=5, epochs=1, probe_tasks=("ps-fxn",), keep_weights=True)
     kwargs = dict(seed=3, options=options, snapshots=snaps, data_dir=shared_data)
     whole = Store(tmp_path / "whole")
     uninterrupted = finetune("trec-6", str(tiny_bert), store=whole, **kwargs)
@@ -186,7 +187,7 @@ def test_new_probe_task_on_a_finished_run_adds_only_what_is_missing(store, tiny_
     again = finetune("trec-6", str(tiny_bert), snapshots=SnapshotOptions(probe_tasks=("trec-50",)), **kwargs)
     assert again["run"] == first["run"] and again["hit"] is False and again["status"] == "done"
     after = run_snapshots(store, first["run"])
-    assert sorted(after[after["task"] == "trec-50"]["step"].unique()) == [0, 3, 6]
+    assert sorted(after[after["task"] == "trec-50"]["step"].unique()) == [0, 6]
     assert all(store[key].meta["created"] == stamp for key, stamp in created.items())
     assert again["final"] == first["final"]
     # update 0 of an unchanged model on a full split is the ordinary embed entry, shared
@@ -206,6 +207,17 @@ def test_downsampling_is_the_same_for_the_same_seed(shared_data):
     np.testing.assert_array_equal(a.labels, data.labels[ia])
     with pytest.raises(ValueError, match="exceeds the 462 training targets"):
         downsample(data, 1000, seed=0)
+
+
+def test_default_snapshots_fit_a_tenth_of_the_training_time():
+    # 10 epochs of POS (test tokens ~7% of train): only update 0 and the end fit
+    assert auto_snapshot_epochs(560, 56, 50_658, 3_700) == 0
+    # 3200 updates on 267 STREUSLE sentences (test about as large): every 7th of 356 epochs
+    epochs = auto_snapshot_epochs(3200, 9, 8_000, 8_000)
+    steps = snapshot_steps(3200, 9, 0, epochs)
+    assert epochs == 7 and len(steps) <= 0.10 * 3 * 3200 / 9 / 2
+    assert snapshot_steps(10, 4, every=3, epochs=0) == [0, 3, 6, 9, 10]
+    assert snapshot_steps(10, 4, every=0, epochs=1) == [0, 4, 8, 10]
 
 
 def test_parse_seeds_and_option_errors():
@@ -239,6 +251,10 @@ def test_cli_seeds_runs_ls_and_spread(store, tiny_bert, shared_data, capsys):
     assert {r["seed"] for r in listed["runs"]} == {1, 2} and all(r["optimizer"] == "bertadam" for r in listed["runs"])
     table = list_runs(store)
     assert seed_spread(table)["n_seeds"].tolist() == [2]
+
+    # update 0 of an unchanged model is shared by the seeds: the same sample, the same weights
+    zero = [run_snapshots(store, r["run"]).query("step == 0").set_index("split")["entry"] for r in out["runs"]]
+    assert zero[0].to_dict() == zero[1].to_dict() and zero[0]["train"].startswith("snapshot-")
 
     assert main(["runs", "show", out["runs"][0]["run"], "--store", str(store.root), "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)

@@ -45,12 +45,15 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     s.add_argument("--snapshot-every", type=int, default=SNAPSHOT_DEFAULTS.every,
                    help="also snapshot every N updates, 0 for none (default %(default)s)")
     s.add_argument("--snapshot-epochs", type=int, default=SNAPSHOT_DEFAULTS.epochs,
-                   help="snapshot at the end of every K-th epoch, 0 for none (default %(default)s)")
+                   help="snapshot at the end of every K-th epoch, 0 for none (default: as often as 10%% of "
+                        "the training time allows; update 0 and the end are always snapshotted)")
     s.add_argument("--probe-tasks", default="", help="other tasks whose targets each snapshot also stores, e.g. dep,trec-50")
     s.add_argument("--dtype", choices=["float32", "float16"], default=SNAPSHOT_DEFAULTS.dtype)
     s.add_argument("--keep-weights", action="store_true", help="keep the model weights of every snapshot")
     s.add_argument("--batch-tokens", type=int, default=SNAPSHOT_DEFAULTS.batch_tokens,
                    help="padded tokens per extraction batch (memory bound)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads for training (default: torch's own; 1 is faster on a busy shared machine)")
     p.set_defaults(handler=run)
 
 
@@ -86,6 +89,8 @@ def options_from(args: argparse.Namespace) -> tuple[TrainOptions, SnapshotOption
     """The command line as options and seeds; bad values raise ``ArgumentTypeError``."""
     try:
         seeds = parse_seeds(args.seeds) if args.seeds else [1 if args.seed is None else args.seed]
+        if args.threads is not None and args.threads < 1:
+            raise ValueError(f"--threads must be at least 1, not {args.threads}")
         train = TrainOptions(
             epochs=args.epochs, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
             weight_decay=args.weight_decay, warmup=args.warmup, max_grad_norm=args.max_grad_norm or None,
@@ -147,7 +152,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         bar = TrainBar(f"finetune {args.task} seed {seed}", quiet=args.json)
         try:
             record = finetune(args.task, args.model, seed=seed, options=train, snapshots=snaps, store=store,
-                              data_dir=args.data_dir, task_options=task_options(args), progress=bar)
+                              data_dir=args.data_dir, task_options=task_options(args), progress=bar,
+                              threads=args.threads)
         except ValueError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from exc
         finally:

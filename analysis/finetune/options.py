@@ -65,11 +65,14 @@ class SnapshotOptions:
     """What a run records (not part of the run key: the trajectory does not depend on it).
 
     Snapshots are taken at update 0, at the last update, every ``every`` updates (0: never)
-    and at the end of every ``epochs``-th epoch (0: never).
+    and at the end of every ``epochs``-th epoch (0: never; ``None``: as many evenly spaced
+    epoch ends as keep the estimated snapshot cost within 10% of training, see
+    :func:`analysis.finetune.train.auto_snapshot_epochs` -- none for a 10-epoch POS or TREC
+    run, every few epochs for a long run on a small training set).
     """
 
     every: int = 0
-    epochs: int = 1
+    epochs: int | None = None
     probe_tasks: tuple[str, ...] = field(default_factory=tuple)
     dtype: str = "float32"
     keep_weights: bool = False
@@ -78,7 +81,7 @@ class SnapshotOptions:
     def __post_init__(self) -> None:
         if self.every < 0:
             raise ValueError(f"snapshot interval must be >= 0 updates, not {self.every}")
-        if self.epochs < 0:
+        if self.epochs is not None and self.epochs < 0:
             raise ValueError(f"snapshot epoch interval must be >= 0, not {self.epochs}")
         if self.batch_tokens < 1:
             raise ValueError(f"batch tokens must be at least 1, not {self.batch_tokens}")

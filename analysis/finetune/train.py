@@ -1,16 +1,18 @@
-"""Fine-tune an encoder on a task, recording snapshots, resumably: :func:`finetune`, :func:`finetune_seeds`.
+"""Fine-tune an encoder on a task, recording snapshots, resumably: :func:`finetune` (one seed).
 
-Every ``--snapshot-every`` updates, every ``--snapshot-epochs`` epochs, at update 0 and at the
-last update, every layer's representations of the task's train and test targets (and of the
-probe tasks') are stored, the test accuracy is measured and the full training state is
-checkpointed.  The test accuracy and the training loss are also recorded at every epoch end.
-A run killed at any point resumes from its last checkpoint when called again and reaches
-bit-identical weights on CPU: the data order of an epoch is a function of (seed, epoch), and
-the model, optimiser, schedule and RNG states are restored exactly.
+At update 0, at the last update, every ``--snapshot-every`` updates and every
+``--snapshot-epochs`` epochs (by default as often as 10% of the training time allows), every
+layer's representations of the task's train and test targets (and of the probe tasks') are
+stored, the test accuracy is measured and the full training state is checkpointed.  The training loss
+and test accuracy are also recorded at every epoch end.  A run killed at any point resumes
+from its last checkpoint when called again and reaches bit-identical weights on CPU: the
+data order of an epoch is a function of (seed, epoch), and the model, optimiser, schedule and
+RNG states are restored exactly.
 """
 from __future__ import annotations
 
 import contextlib
+import math
 import shutil
 import time
 from typing import Any, Callable, Iterator
@@ -55,25 +57,45 @@ def run_spec(ref: ModelRef, task: str, *, seed: int, options: TrainOptions, data
             "options": options.as_dict(), "seed": seed, "version": FINETUNE_VERSION, "embed_version": EMBED_VERSION}
 
 
-def snapshot_steps(total: int, per_epoch: int, snapshots: SnapshotOptions) -> list[int]:
-    """Update 0, the last update, every ``every`` updates and every ``epochs``-th epoch end."""
+SNAPSHOT_BUDGET = 0.10
+"""The share of training time the default snapshot schedule may cost, by :func:`auto_snapshot_epochs`."""
+
+
+def auto_snapshot_epochs(total: int, per_epoch: int, train_tokens: int, test_tokens: int) -> int:
+    """The default epoch interval: as many evenly spaced epoch-end snapshots as fit the budget (0: none).
+
+    A snapshot costs one forward pass over the train and test tokens, an epoch three (forward
+    and backward) over the train tokens; update 0 and the end take two snapshots of the budget.
+    """
+    epochs = total / per_epoch
+    affordable = int(SNAPSHOT_BUDGET * 3 * train_tokens * epochs / (train_tokens + test_tokens))
+    if affordable <= 2:
+        return 0
+    return max(1, math.ceil(math.ceil(epochs) / (affordable - 1)))
+
+
+def snapshot_steps(total: int, per_epoch: int, every: int, epochs: int) -> list[int]:
+    """Update 0, the last update, every ``every`` updates and every ``epochs``-th epoch end (0: never)."""
     steps = {0, total}
-    if snapshots.every:
-        steps.update(range(snapshots.every, total + 1, snapshots.every))
-    if snapshots.epochs:
-        steps.update(range(per_epoch * snapshots.epochs, total + 1, per_epoch * snapshots.epochs))
+    if every:
+        steps.update(range(every, total + 1, every))
+    if epochs:
+        steps.update(range(per_epoch * epochs, total + 1, per_epoch * epochs))
     return sorted(steps)
 
 
 def finetune(task: str, model: str | None = None, *, seed: int = 1, options: TrainOptions | None = None,
              snapshots: SnapshotOptions | None = None, store: Store | None = None, data_dir: Any = None,
-             task_options: dict | None = None, progress: Progress | None = None) -> dict[str, Any]:
+             task_options: dict | None = None, progress: Progress | None = None,
+             threads: int | None = None) -> dict[str, Any]:
     """Fine-tune ``model`` on ``task`` with one seed; returns the run record (see :mod:`.runs`) plus ``hit``.
 
     A finished run whose requested snapshots are all stored is a hit: no model is loaded.  An
     unfinished one resumes from its last checkpoint; a finished one asked for snapshots it does
     not hold (new probe tasks, a finer interval) trains again from the start, deterministically,
-    storing only what is missing.
+    storing only what is missing.  ``threads`` sets torch's thread count for training (default:
+    torch's own); on a machine shared with other busy processes, 1 thread can be several times
+    faster than 2 (see bench/RESULTS.md).
     """
     options = options or TrainOptions()
     snapshots = snapshots or SnapshotOptions()
@@ -93,29 +115,28 @@ def finetune(task: str, model: str | None = None, *, seed: int = 1, options: Tra
                                    dtype=snapshots.dtype)]
             targets += [make_target(ref, t, s, data_dir=data_dir, task_options=None, dtype=snapshots.dtype)
                         for t, s in probes]
-            steps = snapshot_steps(record["total_steps"], record["updates_per_epoch"], snapshots)
+            epochs = record["auto_snapshot_epochs"] if snapshots.epochs is None else snapshots.epochs
+            steps = snapshot_steps(record["total_steps"], record["updates_per_epoch"], snapshots.every, epochs)
             original = options.reinit_layers == 0
             if all(store.has(entry_key(t, key, s, original and s == 0)) for t in targets for s in steps):
                 return {**record, "hit": True}
         training = _Training(store, ref, task, key, spec, seed, options, snapshots, data_dir, task_options,
-                             subset, probes, progress)
+                             subset, probes, progress, threads)
         return {**training.run(record), "hit": False}
 
 
-def finetune_seeds(task: str, model: str | None = None, *, seeds: list[int], **kwargs: Any) -> list[dict[str, Any]]:
-    """:func:`finetune` for each seed in turn (each resumable on its own)."""
-    return [finetune(task, model, seed=seed, **kwargs) for seed in seeds]
-
-
 @contextlib.contextmanager
-def deterministic() -> Iterator[None]:
-    """Deterministic algorithms for the duration of training (restored afterwards)."""
-    was = torch.are_deterministic_algorithms_enabled()
+def deterministic(threads: int | None = None) -> Iterator[None]:
+    """Deterministic algorithms (and ``threads`` torch threads, if given) for the duration of training."""
+    was, was_threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
     torch.use_deterministic_algorithms(True)
+    if threads:
+        torch.set_num_threads(threads)
     try:
         yield
     finally:
         torch.use_deterministic_algorithms(was)
+        torch.set_num_threads(was_threads)
 
 
 class _Training:
@@ -123,10 +144,11 @@ class _Training:
 
     def __init__(self, store: Store, ref: ModelRef, task: str, key: str, spec: dict[str, Any], seed: int,
                  options: TrainOptions, snapshots: SnapshotOptions, data_dir: Any, task_options: dict | None,
-                 subset: dict | None, probes: list[tuple[str, str]], progress: Progress | None):
+                 subset: dict | None, probes: list[tuple[str, str]], progress: Progress | None,
+                 threads: int | None = None):
         self.store, self.ref, self.task, self.key, self.spec, self.seed = store, ref, task, key, spec, seed
         self.options, self.snap, self.data_dir, self.task_options = options, snapshots, data_dir, task_options
-        self.subset, self.probes, self.progress = subset, probes, progress
+        self.subset, self.probes, self.progress, self.threads = subset, probes, progress, threads
         self.work = store.work_dir(key)
 
     # -- set-up ---------------------------------------------------------------------------------
@@ -166,7 +188,10 @@ class _Training:
             *[make_target(self.ref, t, s, data_dir=self.data_dir, task_options=None, dtype=dtype)
               for t, s in self.probes],
         ]
-        self.snap_steps = snapshot_steps(self.total, self.per_epoch, self.snap)
+        self.auto_epochs = auto_snapshot_epochs(self.total, self.per_epoch, sum(self.train_inputs.tokens),
+                                                sum(self.test_inputs.tokens))
+        epochs = self.auto_epochs if self.snap.epochs is None else self.snap.epochs
+        self.snap_steps = snapshot_steps(self.total, self.per_epoch, self.snap.every, epochs)
         self.record_steps = set(self.snap_steps) | set(range(self.per_epoch, self.total + 1, self.per_epoch))
 
     def new_record(self) -> dict[str, Any]:
@@ -177,7 +202,7 @@ class _Training:
             "spec": self.spec, "model": self.ref.name, "model_path": str(self.ref.path), "task": self.task,
             "seed": self.seed, "options": self.options.as_dict(), "task_options": self.task_options or {},
             "status": "running", "error": None, "step": 0, "total_steps": self.total,
-            "updates_per_epoch": self.per_epoch, "n_train": train.n_targets,
+            "updates_per_epoch": self.per_epoch, "auto_snapshot_epochs": self.auto_epochs, "n_train": train.n_targets,
             "n_train_sentences": self.train_inputs.n_sentences, "n_test": self.test_inputs.data.n_targets,
             "label_names": train.label_names, "majority_baseline": self.majority_baseline,
             "checkpoint": None, "metrics": [], "snapshots": [], "final": None,
@@ -193,7 +218,7 @@ class _Training:
 
     # -- the loop -------------------------------------------------------------------------------
     def run(self, record: dict[str, Any] | None) -> dict[str, Any]:
-        with deterministic():
+        with deterministic(self.threads):
             self.setup()
             self.record = record or self.new_record()
             done = self.record["status"] == "done"
@@ -321,6 +346,8 @@ class _Training:
                                  run_key=self.key, step=step, epoch=step / self.per_epoch, seed=self.seed,
                                  original=original, data_dir=self.data_dir, batch_tokens=self.snap.batch_tokens,
                                  progress=report)
+            if self.threads:  # extraction sets its own thread count
+                torch.set_num_threads(self.threads)
             row = {"step": step, "epoch": step / self.per_epoch, "task": target.task, "split": target.split,
                    "entry": key}
             self.record["snapshots"] = [s for s in self.record["snapshots"]

@@ -1,0 +1,189 @@
+"""Benchmark fine-tuning: MiniLM-L6 on UD English ParTUT train (POS), batch 32.
+
+Measures, in one run: this machine's fp32 matmul rate; training updates/s and words/s on a
+sample of one epoch's batches, as a fraction of the FLOP bound (forward + backward = 3x the
+forward FLOPs of the real, unpadded tokens); the time of one snapshot (every layer of the
+train and test targets into a scratch store) and of one test evaluation; and from these the
+overhead of snapshots over a default 10-epoch run.  With ``--tasks`` it also times a few
+updates on every task and projects the time of a default 10-epoch run of each.
+
+    python bench/finetune.py [--data-dir ../shared/data] [--updates 10] [--tasks] [--threads 1]
+
+``--threads N`` runs everything, the matmul rate included, on N threads (extraction, which
+sets torch's thread count to ``os.cpu_count()``, is made to use N as well).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from analysis.embed import write_representations  # noqa: E402
+from analysis.finetune.examples import epoch_batches, gather  # noqa: E402
+from analysis.finetune.options import SnapshotOptions, TrainOptions  # noqa: E402
+from analysis.finetune.train import _Training, auto_snapshot_epochs, deterministic, snapshot_steps  # noqa: E402
+from analysis.models import resolve_model  # noqa: E402
+from analysis.store import Store  # noqa: E402
+
+TASKS = ("pos", "dep", "ps-fxn", "ps-role", "trec-50", "trec-6")
+
+
+def matmul_flops(n: int = 2048, repeats: int = 10) -> float:
+    """Sustained fp32 FLOP/s of a large square matmul with all threads (best of three)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = 0.0
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        best = max(best, 2 * n**3 * repeats / (time.perf_counter() - start))
+    return best
+
+
+def forward_flops(lengths: list[int], hidden: int, layers: int, ffn: int) -> float:
+    """Forward FLOPs of a BERT encoder on sequences of the given (unpadded) lengths."""
+    return sum(layers * (2 * t * (4 * hidden * hidden + 2 * hidden * ffn) + 4 * t * t * hidden) for t in lengths)
+
+
+def batch_flops(training: _Training, batch: list[int]) -> tuple[float, int, int, int]:
+    """Forward FLOPs, real tokens, padded tokens and target words of one training batch."""
+    cfg = training.model.encoder.config
+    seqs, targets = gather(training.train_inputs, batch)
+    lengths = [len(training.train_inputs.plan.sequences[q].ids) for q in seqs]
+    flops = forward_flops(lengths, cfg.hidden_size, cfg.num_hidden_layers, cfg.intermediate_size)
+    return flops, sum(lengths), max(lengths) * len(lengths), len(targets)
+
+
+def setup(store: Store, task: str, data_dir: str | None, batching: str) -> _Training:
+    training = _Training(store, resolve_model(None, store), task, "run-bench", {}, 1, TrainOptions(batching=batching),
+                         SnapshotOptions(), data_dir, None, None, [], None)
+    training.setup()
+    return training
+
+
+def time_updates(training: _Training, n: int, warmup: int = 2) -> dict[str, float]:
+    """Time ``n`` updates on epoch 0's (shuffled) batches after ``warmup`` untimed ones; project the epoch."""
+    batches = epoch_batches(training.train_inputs, training.options.batch_size, 1, 0, training.options.batching)
+    for batch in batches[:warmup]:
+        training.update(batch)
+    timed = batches[warmup:warmup + n]
+    start = time.perf_counter()
+    for batch in timed:
+        training.update(batch)
+    seconds = time.perf_counter() - start
+    sample = [batch_flops(training, b) for b in timed]
+    epoch = [batch_flops(training, b) for b in batches]
+    flops = sum(s[0] for s in sample)
+    return {
+        "updates": len(timed), "seconds": seconds, "updates_per_s": len(timed) / seconds,
+        "words_per_s": sum(s[3] for s in sample) / seconds, "tokens_per_s": sum(s[1] for s in sample) / seconds,
+        "padding": sum(s[2] for s in sample) / sum(s[1] for s in sample),
+        "train_flops_per_s": 3 * flops / seconds,
+        "epoch_updates": len(batches), "epoch_forward_flops": sum(s[0] for s in epoch),
+        "epoch_seconds": len(batches) * seconds / len(timed),
+    }
+
+
+def update_parts(training: _Training, n: int) -> dict[str, float]:
+    """Mean seconds of forward, backward and optimiser step over ``n`` updates (what limits the rate)."""
+    import torch.nn.functional as F
+
+    batches = epoch_batches(training.train_inputs, training.options.batch_size, 1, 1, training.options.batching)
+    parts = {"forward": 0.0, "backward": 0.0, "optimizer": 0.0}
+    for batch in batches[:n]:
+        seqs, targets = gather(training.train_inputs, batch)
+        t0 = time.perf_counter()
+        logits = training.model(training.train_inputs.plan, seqs, targets, training.pad_id)
+        loss = F.cross_entropy(logits, training.train_labels[targets])
+        t1 = time.perf_counter()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(training.model.parameters(), 1.0)
+        t2 = time.perf_counter()
+        training.optimizer.step()
+        training.scheduler.step()
+        training.optimizer.zero_grad(set_to_none=True)
+        t3 = time.perf_counter()
+        for key, seconds in zip(parts, (t1 - t0, t2 - t1, t3 - t2)):
+            parts[key] += seconds / n
+    return parts
+
+
+def time_snapshot(training: _Training, store: Store) -> dict[str, float]:
+    """One snapshot (train and test, every layer, float32) and one test evaluation."""
+    out = {}
+    for target in training.targets:
+        start = time.perf_counter()
+        with store.create("bench-snapshot", {"split": target.split, "t": time.time()}) as writer:
+            write_representations(writer, training.model.encoder, training.tokenizer, target.data)
+        out[f"snapshot_{target.split}_seconds"] = time.perf_counter() - start
+    out["snapshot_seconds"] = sum(v for k, v in out.items() if k.startswith("snapshot_"))
+    start = time.perf_counter()
+    training.evaluate(training.test_inputs, training.test_labels)
+    out["eval_seconds"] = time.perf_counter() - start
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--updates", type=int, default=10, help="timed POS updates per batching")
+    parser.add_argument("--task-updates", type=int, default=4, help="timed updates per task with --tasks")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
+    parser.add_argument("--tasks", action="store_true", help="also project a 10-epoch run of every task")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        os.cpu_count = lambda: args.threads  # extraction sets its thread count from os.cpu_count()
+    result: dict = {"threads": torch.get_num_threads(), "load_before": os.getloadavg()}
+    result["matmul_gflops"] = matmul_flops() / 1e9
+    with tempfile.TemporaryDirectory() as tmp, deterministic():
+        store = Store(tmp)
+        for batching in ("random", "length"):
+            training = setup(store, "pos", args.data_dir, batching)
+            timing = time_updates(training, args.updates)
+            timing["fraction_of_flop_bound"] = timing["train_flops_per_s"] / (result["matmul_gflops"] * 1e9)
+            result[f"pos_{batching}"] = timing
+        result["pos_update_parts"] = update_parts(training, 5)
+        result["pos_snapshot"] = time_snapshot(training, store)
+        snap, pos = result["pos_snapshot"], result["pos_length"]
+        per_epoch, epochs = pos["epoch_updates"], TrainOptions().epochs
+        train_seconds = epochs * pos["epoch_seconds"]
+        result["pos_projection"] = {"train_seconds": train_seconds}
+        auto = auto_snapshot_epochs(epochs * per_epoch, per_epoch, sum(training.train_inputs.tokens),
+                                    sum(training.test_inputs.tokens))
+        for every_epochs in (auto, 1, 2, 5):
+            n = len(snapshot_steps(epochs * per_epoch, per_epoch, 0, every_epochs))
+            name = "default" if every_epochs == auto else f"snapshot_epochs_{every_epochs}"
+            result["pos_projection"][name] = {
+                "snapshot_epochs": every_epochs, "snapshots": n, "overhead": n * snap["snapshot_seconds"] / train_seconds,
+                "eval_overhead": (epochs + 1) * snap["eval_seconds"] / train_seconds}
+        if args.tasks:
+            for task in TASKS:
+                training = setup(store, task, args.data_dir, "length")
+                timing = time_updates(training, args.task_updates, warmup=1)
+                snap = time_snapshot(training, store)
+                total, per_epoch = epochs * timing["epoch_updates"], timing["epoch_updates"]
+                auto = auto_snapshot_epochs(total, per_epoch, sum(training.train_inputs.tokens),
+                                            sum(training.test_inputs.tokens))
+                n = len(snapshot_steps(total, per_epoch, 0, auto))
+                result[f"task_{task}"] = {
+                    "updates_per_epoch": timing["epoch_updates"], "updates_per_s": timing["updates_per_s"],
+                    "targets_per_s": timing["words_per_s"], "epoch_seconds": timing["epoch_seconds"],
+                    "snapshot_seconds": snap["snapshot_seconds"], "eval_seconds": snap["eval_seconds"],
+                    "run_minutes": (epochs * timing["epoch_seconds"] + n * snap["snapshot_seconds"]
+                                    + (epochs + 1) * snap["eval_seconds"]) / 60}
+    result["load_after"] = os.getloadavg()
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
