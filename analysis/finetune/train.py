@@ -3,8 +3,8 @@
 At update 0, at the last update, every ``--snapshot-every`` updates and every
 ``--snapshot-epochs`` epochs (by default as often as 10% of the training time allows), every
 layer's representations of the task's train and test targets (and of the probe tasks') are
-stored, the test accuracy is measured and the full training state is checkpointed.  The training loss
-and test accuracy are also recorded at every epoch end.  A run killed at any point resumes
+stored.  At these steps and at every epoch end, the training loss and test accuracy are
+recorded and the full training state is checkpointed.  A run killed at any point resumes
 from its last checkpoint when called again and reaches bit-identical weights on CPU: the
 data order of an epoch is a function of (seed, epoch), and the model, optimiser, schedule and
 RNG states are restored exactly.
@@ -304,7 +304,7 @@ class _Training:
         return correct / n, total_loss / n
 
     def record_point(self, step: int) -> None:
-        """Metrics at ``step``; at snapshot steps also snapshots, a checkpoint and kept weights."""
+        """Metrics and a checkpoint at ``step``; at snapshot steps also snapshots and kept weights."""
         c, r = self.counters, self.record
         epoch_end = step > 0 and (step % self.per_epoch == 0 or step == self.total)
         began = time.perf_counter()
@@ -325,8 +325,8 @@ class _Training:
             if self.snap.keep_weights:
                 (self.work / "weights").mkdir(exist_ok=True)
                 save_weights(self.model, self.work / "weights" / f"step-{step:06d}.safetensors")
-            if 0 < step < self.total:
-                self.checkpoint(step)
+        if 0 < step < self.total:
+            self.checkpoint(step)
         r["step"] = max(r["step"], step)
         if step == self.total:
             r["final"] = {"test_accuracy": accuracy, "failed": accuracy <= self.majority_baseline}
