@@ -1,0 +1,402 @@
+"""The DirectProbe clustering loop (Zhou & Srikumar, NAACL 2021), exact and filter-accelerated.
+
+Every point starts as its own cluster.  The same-label pair of clusters with the closest centres
+(ties: smaller first-point index, then the other's) is merged unless the merged hull overlaps the
+hull of a current cluster of another label; a rejected pair is never proposed again.  Overlap
+decisions are exact (see :mod:`.hulls`); the filters in front of them are sound shortcuts.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from .buffers import Rows
+from .hulls import data_tolerance, quick_separator, separate
+
+PCA_DIMS = 32
+"""Dimensions of the projection used for the cheap lower bound on centre distances."""
+
+LABEL_TRIGGER = 256
+"""Points in a pair of clusters at which their two labels are first tested for separability as wholes."""
+
+
+@dataclass
+class Cluster:
+    """An active cluster: its points, their indices, and a ball that contains them."""
+
+    uid: int
+    slot: int
+    label: int
+    points: Rows
+    members: Rows
+    total: np.ndarray
+    radius: float
+    exact_at: int
+
+    @property
+    def size(self) -> int:
+        return self.points.n
+
+    @property
+    def centre(self) -> np.ndarray:
+        return self.total / self.points.n
+
+
+@dataclass
+class Counters:
+    """What the run did, for the progress display and the result's ``stats``."""
+
+    proposals: int = 0
+    merges: int = 0
+    rejections: int = 0
+    checks: int = 0
+    by_label_pair: int = 0
+    by_ball: int = 0
+    by_plane: int = 0
+    by_quick: int = 0
+    by_lp: int = 0
+    label_pair_tests: int = 0
+    overlaps_lp: int = 0
+    unresolved: int = 0
+    lp_calls: int = 0
+    conflict_points: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+ProgressFn = Callable[[dict[str, Any]], None]
+
+
+class Progress:
+    """Adapts a callback (given a stats dict) or a tqdm-like bar (``update``/``set_postfix``)."""
+
+    def __init__(self, target: Any, total: int, every: float = 0.25):
+        self.target = target
+        self.total = total
+        self.every = every
+        self.done = 0
+        self.last = 0.0
+        if target is not None and hasattr(target, "update") and getattr(target, "total", 0) is None:
+            target.total = total
+
+    def __call__(self, counters: Counters, force: bool = False) -> None:
+        if self.target is None:
+            return
+        now = time.perf_counter()
+        if not force and now - self.last < self.every:
+            return
+        self.last = now
+        stats = counters.as_dict()
+        if hasattr(self.target, "update"):
+            self.target.update(counters.merges - self.done)
+            self.done = counters.merges
+            self.target.set_postfix(lp=counters.lp_calls, ball=counters.by_ball, plane=counters.by_plane,
+                                    quick=counters.by_quick, labels=counters.by_label_pair, rejected=counters.rejections, refresh=False)
+        else:
+            self.target({"merges": counters.merges, "total": self.total, **stats})
+
+
+def find_conflicts(X: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
+    """Groups of identical points that carry more than one label (sorted point indices)."""
+    _, inverse = np.unique(X, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.flatnonzero(np.diff(inverse[order])) + 1
+    groups = []
+    for group in np.split(order, bounds):
+        if len(group) > 1 and len(np.unique(y[group])) > 1:
+            groups.append(np.sort(group))
+    groups.sort(key=lambda g: int(g[0]))
+    return groups
+
+
+@dataclass
+class Planes:
+    """Separating hyperplanes remembered per pair of active clusters (keyed by cluster uid)."""
+
+    table: dict[tuple[int, int], tuple[np.ndarray, float, float]] = field(default_factory=dict)
+    partners: dict[int, set[int]] = field(default_factory=dict)
+
+    def get(self, low: int, high: int) -> tuple[np.ndarray, float, float] | None:
+        """(w, max over ``low``'s points, min over ``high``'s points), oriented so ``low`` is below."""
+        if (low, high) in self.table:
+            return self.table[(low, high)]
+        entry = self.table.get((high, low))
+        if entry is None:
+            return None
+        w, a, b = entry
+        return -w, -b, -a
+
+    def put(self, low: int, high: int, w: np.ndarray, a: float, b: float) -> None:
+        self.table[(low, high)] = (w, a, b)
+        self.partners.setdefault(low, set()).add(high)
+        self.partners.setdefault(high, set()).add(low)
+
+    def forget(self, uid: int) -> None:
+        for other in self.partners.pop(uid, ()):
+            self.table.pop((uid, other), None)
+            self.table.pop((other, uid), None)
+            self.partners.get(other, set()).discard(uid)
+
+
+class Engine:
+    """State of one DirectProbe run; :meth:`run` performs it."""
+
+    def __init__(self, X: np.ndarray, y: np.ndarray, progress: Any = None):
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        self.X = X - X.mean(0)
+        self.y = np.asarray(y, dtype=np.int64)
+        self.n, self.d = self.X.shape
+        self.tol = data_tolerance(self.X)
+        self.counters = Counters()
+        self.labels = np.unique(self.y)
+        self.conflicts = find_conflicts(self.X, self.y)
+        self.pinned = np.zeros(self.n, dtype=bool)
+        for group in self.conflicts:
+            self.pinned[group] = True
+        self.counters.conflict_points = int(self.pinned.sum())
+        self.progress = Progress(progress, total=max(self.n - len(self.labels), 0))
+        self.planes = Planes()
+        n_slots = int(self.y.max()) + 1 if self.n else 0
+        self.label_sep = np.zeros((n_slots, n_slots), dtype=np.int8)
+        """1: the two labels' point sets are separable (verified), -1: not shown, 0: not tried."""
+        self._init_projection()
+        self._init_clusters()
+        self._init_distances()
+
+    # -- set-up -------------------------------------------------------------------------------
+    def _init_projection(self) -> None:
+        """Top principal directions: distances there are lower bounds of true distances."""
+        k = min(PCA_DIMS, self.d)
+        cov = self.X.T @ self.X
+        _, vecs = np.linalg.eigh(cov)
+        self.basis = np.ascontiguousarray(vecs[:, ::-1][:, :k])
+        self.proj = self.X @ self.basis
+
+    def _init_clusters(self) -> None:
+        self.clusters: dict[int, Cluster] = {}
+        for i in range(self.n):
+            self.clusters[i] = Cluster(i, i, int(self.y[i]), Rows(self.X[i:i + 1]),
+                                       Rows(np.array([i])), self.X[i].copy(), 0.0, 1)
+        self.next_uid = self.n
+        # Compact arrays over active clusters, for vectorised ball tests.
+        self.act_slot = np.arange(self.n)
+        self.act_pos = np.arange(self.n)
+        self.act_label = self.y.copy()
+        self.act_proj = self.proj.copy()
+        self.act_radius = np.zeros(self.n)
+        self.n_active = self.n
+
+    def _init_distances(self) -> None:
+        """Squared centre distances per label (updated by Lance-Williams) and nearest-partner pointers."""
+        self.local = np.empty(self.n, dtype=np.int64)
+        self.slots: dict[int, np.ndarray] = {}
+        self.dist: dict[int, np.ndarray] = {}
+        self.nn: dict[int, np.ndarray] = {}
+        self.nd = np.full(self.n, np.inf)
+        for label in self.labels.tolist():
+            slots = np.flatnonzero(self.y == label)
+            self.slots[label] = slots
+            self.local[slots] = np.arange(len(slots))
+            P = self.X[slots]
+            D = P @ P.T
+            sq = np.diag(D).copy()
+            D *= -2.0
+            for start in range(0, len(slots), 1024):
+                D[start:start + 1024] += sq[start:start + 1024, None] + sq[None, :]
+            np.maximum(D, 0.0, out=D)
+            np.fill_diagonal(D, np.inf)
+            pinned = self.pinned[slots]
+            D[pinned, :] = np.inf
+            D[:, pinned] = np.inf
+            self.dist[label] = D
+            nn = D.argmin(1) if len(slots) else np.zeros(0, dtype=np.int64)
+            self.nn[label] = nn
+            self.nd[slots] = D[np.arange(len(slots)), nn] if len(slots) else 0.0
+
+    # -- main loop ----------------------------------------------------------------------------
+    def run(self) -> dict[int, Cluster]:
+        start = time.perf_counter()
+        c = self.counters
+        while True:
+            s = int(np.argmin(self.nd))
+            if not np.isfinite(self.nd[s]):
+                break
+            label = int(self.y[s])
+            t = int(self.slots[label][self.nn[label][self.local[s]]])
+            c.proposals += 1
+            if self._acceptable(self.clusters[s], self.clusters[t]):
+                self._merge(s, t)
+                c.merges += 1
+            else:
+                self._reject(s, t)
+                c.rejections += 1
+            c.seconds = time.perf_counter() - start
+            self.progress(c)
+        c.seconds = time.perf_counter() - start
+        self.progress(c, force=True)
+        return self.clusters
+
+    def _reject(self, s: int, t: int) -> None:
+        label = int(self.y[s])
+        D, nn = self.dist[label], self.nn[label]
+        a, b = self.local[s], self.local[t]
+        D[a, b] = D[b, a] = np.inf
+        for i in (a, b):
+            nn[i] = D[i].argmin()
+            self.nd[self.slots[label][i]] = D[i, nn[i]]
+
+    def _merge(self, s: int, t: int) -> None:
+        A, B = self.clusters[s], self.clusters[t]
+        label = A.label
+        D, nn, slots = self.dist[label], self.nn[label], self.slots[label]
+        a, b = self.local[s], self.local[t]
+        na, nb = A.size, B.size
+        nc = na + nb
+        row = (na * D[a] + nb * D[b]) / nc - (na * nb * D[a, b]) / (nc * nc)
+        np.maximum(row, 0.0, out=row)
+        row[a] = row[b] = np.inf
+        D[a, :] = row
+        D[:, a] = row
+        D[b, :] = np.inf
+        D[:, b] = np.inf
+        self.nd[t] = np.inf
+        nd_local = self.nd[slots]
+        live = np.isfinite(nd_local) | np.isfinite(row)
+        orphans = np.flatnonzero(((nn == a) | (nn == b)) & live)
+        orphans = orphans[orphans != a]
+        if len(orphans):
+            nn[orphans] = D[orphans].argmin(1)
+            nd_local[orphans] = D[orphans, nn[orphans]]
+        closer = (row < nd_local) | ((row == nd_local) & (a < nn) & np.isfinite(row))
+        closer[orphans] = False
+        nn[closer] = a
+        nd_local[closer] = row[closer]
+        nn[a] = row.argmin()
+        nd_local[a] = row[nn[a]]
+        nd_local[b] = np.inf
+        self.nd[slots] = nd_local
+
+        merged = self._combine(A, B)
+        self.planes.forget(A.uid)
+        self.planes.forget(B.uid)
+        for low, high, w, lo_val, hi_val in self._pending:
+            self.planes.put(merged.uid if low is None else low, merged.uid if high is None else high,
+                            w, lo_val, hi_val)
+        self.clusters[s] = merged
+        del self.clusters[t]
+        self._deactivate(t)
+        pos = self.act_pos[s]
+        self.act_proj[pos] = merged.total @ self.basis / merged.size
+        self.act_radius[pos] = merged.radius
+
+    def _combine(self, A: Cluster, B: Cluster) -> Cluster:
+        big, small = (A, B) if A.size >= B.size else (B, A)
+        total = A.total + B.total
+        size = A.size + B.size
+        centre = total / size
+        radius = max(A.radius + float(np.linalg.norm(A.centre - centre)),
+                     B.radius + float(np.linalg.norm(B.centre - centre)))
+        big.points.extend(small.points.view)
+        big.members.extend(small.members.view)
+        exact_at = big.exact_at
+        if size >= 2 * exact_at or size <= 64:
+            diff = big.points.view - centre
+            radius = float(np.sqrt(np.einsum("ij,ij->i", diff, diff).max()))
+            exact_at = size
+        merged = Cluster(self.next_uid, min(A.slot, B.slot), A.label, big.points, big.members, total,
+                         radius, exact_at)
+        self.next_uid += 1
+        return merged
+
+    def _deactivate(self, slot: int) -> None:
+        pos = self.act_pos[slot]
+        last = self.n_active - 1
+        moved = self.act_slot[last]
+        for arr in (self.act_slot, self.act_label, self.act_radius):
+            arr[pos] = arr[last]
+        self.act_proj[pos] = self.act_proj[last]
+        self.act_pos[moved] = pos
+        self.n_active = last
+
+    # -- the overlap decision -------------------------------------------------------------------
+    def _labels_apart(self, a: int, b: int, points: int) -> bool:
+        """Whether all points of labels a and b are separable (so are any of their clusters); tested
+        once per label pair, when clusters big enough to make a full check costly first meet."""
+        if self.label_sep[a, b] == 0 and points >= LABEL_TRIGGER:
+            self.counters.label_pair_tests += 1
+            w, *_ = quick_separator(self.X[self.y == a], self.X[self.y == b], self.tol)
+            self.label_sep[a, b] = self.label_sep[b, a] = 1 if w is not None else -1
+        return self.label_sep[a, b] == 1
+
+    def _acceptable(self, A: Cluster, B: Cluster) -> bool:
+        """Whether A ∪ B overlaps no current cluster of another label (exact)."""
+        c = self.counters
+        self._pending: list[tuple[int | None, int | None, np.ndarray, float, float]] = []
+        size = A.size + B.size
+        centre = (A.total + B.total) / size
+        radius = max(A.radius + float(np.linalg.norm(A.centre - centre)),
+                     B.radius + float(np.linalg.norm(B.centre - centre)))
+        k = self.n_active
+        other = self.act_label[:k] != A.label
+        apart = self.label_sep[A.label][self.act_label[:k]] == 1
+        c.by_label_pair += int((other & apart).sum())
+        cand = np.flatnonzero(other & ~apart)
+        reach = radius + self.act_radius[cand] + self.tol
+        diff = self.act_proj[cand] - centre @ self.basis
+        near = np.einsum("ij,ij->i", diff, diff) <= reach * reach
+        c.by_ball += int(len(cand) - near.sum())
+        cand, reach = cand[near], reach[near]
+        if not len(cand):
+            return True
+        slots = self.act_slot[cand]
+        centres = np.stack([self.clusters[int(s)].centre for s in slots])
+        gaps = np.sqrt(((centres - centre) ** 2).sum(1))
+        near = gaps <= reach
+        c.by_ball += int(len(cand) - near.sum())
+        slots, gaps = slots[near], gaps[near]
+        if not len(slots):
+            return True
+        order = np.argsort(gaps, kind="stable")
+        slots = slots[order]
+        big, small = (A, B) if A.size >= B.size else (B, A)
+        unresolved = []
+        for s in slots.tolist():
+            D = self.clusters[s]
+            entry = self.planes.get(big.uid, D.uid)
+            if entry is not None:
+                w, hi, lo = entry
+                hi_small = float((small.points.view @ w).max())
+                if max(hi, hi_small) < lo - self.tol:
+                    self._pending.append((None, D.uid, w, max(hi, hi_small), lo))
+                    c.by_plane += 1
+                    continue
+            unresolved.append((D, entry[0] if entry is not None else None))
+        if not unresolved:
+            return True
+        M = np.vstack([big.points.view, small.points.view])
+        for D, hint in unresolved:
+            if self._labels_apart(A.label, D.label, size + D.size):
+                c.by_label_pair += 1
+                continue
+            c.checks += 1
+            sep = separate(M, D.points.view, tol=self.tol, hint=None if hint is None else -hint)
+            c.lp_calls += sep.lp_calls
+            if not sep.separable:
+                if sep.method == "lp-unresolved":
+                    c.unresolved += 1
+                else:
+                    c.overlaps_lp += 1
+                return False
+            if sep.method == "lp":
+                c.by_lp += 1
+            else:
+                c.by_quick += 1
+            # The merged cluster is on the high side of sep.w; store the plane with it below.
+            self._pending.append((None, D.uid, -sep.w, -sep.high, -sep.low))
+        return True

@@ -1,0 +1,156 @@
+"""The outcome of a DirectProbe run: clusters, hull distances, prediction, and spatial similarity."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .hulls import HullDistance, data_tolerance, hull_distance
+
+ARRAYS = ("assignment", "cluster_labels", "cluster_distances", "cluster_distance_lower",
+          "label_distances", "min_label_distance")
+
+
+@dataclass
+class DirectProbeResult:
+    """Label-pure clusters whose hulls do not overlap across labels, and the distances between them.
+
+    ``cluster_distances[i, j]`` is the distance between the hulls of clusters i and j (the width of
+    their hard-margin separator), realised by two explicit hull points; ``cluster_distance_lower``
+    holds a certified lower bound from a slab checked on every point, so the exact value lies
+    between the two (their gap is ``stats["max_distance_gap"]``).  Same-label pairs are NaN.
+    """
+
+    assignment: np.ndarray
+    cluster_labels: np.ndarray
+    cluster_distances: np.ndarray
+    cluster_distance_lower: np.ndarray
+    label_distances: np.ndarray
+    min_label_distance: np.ndarray
+    conflicts: list[dict[str, list[int]]]
+    """Groups of identical points with different labels: ``{"points": [...], "labels": [...]}``.
+    Such points can never share a cluster with anything (their hull would contain a point of another
+    label), so each stays a singleton cluster at distance 0 from its twins."""
+    stats: dict[str, Any]
+    options: dict[str, Any] = field(default_factory=dict)
+    points: np.ndarray | None = None
+    """The clustered points, needed by :meth:`predict`; not saved with the result."""
+
+    @property
+    def n_clusters(self) -> int:
+        return len(self.cluster_labels)
+
+    @property
+    def n_labels(self) -> int:
+        return len(self.label_distances)
+
+    @property
+    def is_linear(self) -> bool:
+        """One cluster per label present: every pair of labels is linearly separable."""
+        return self.n_clusters == len(np.unique(self.cluster_labels))
+
+    def cluster_points(self, i: int) -> np.ndarray:
+        if self.points is None:
+            raise ValueError("this result has no points; pass them to DirectProbeResult.load")
+        return np.asarray(self.points[self.assignment == i], dtype=np.float64)
+
+    def hull_distances(self, X_test: np.ndarray) -> np.ndarray:
+        """Distance from each test point to each cluster's hull (0 inside), exact up to float64.
+
+        Clusters that cannot be nearest (ball lower bound above another cluster's nearest-point
+        upper bound) are left at +inf.
+        """
+        X_test = np.atleast_2d(np.asarray(X_test, dtype=np.float64))
+        k = self.n_clusters
+        members = [self.cluster_points(i) for i in range(k)]
+        centres = np.stack([m.mean(0) for m in members])
+        radii = np.array([np.sqrt(((m - c) ** 2).sum(1).max()) for m, c in zip(members, centres)])
+        tol = data_tolerance(np.asarray(self.points, dtype=np.float64), X_test)
+        out = np.full((len(X_test), k), np.inf)
+        for t, x in enumerate(X_test):
+            nearest = np.array([np.sqrt(((m - x) ** 2).sum(1).min()) for m in members])
+            lower = np.maximum(np.sqrt(((centres - x) ** 2).sum(1)) - radii, 0.0)
+            best = nearest.min()
+            for i in np.argsort(lower, kind="stable").tolist():
+                if lower[i] > best + tol:
+                    break
+                dist = hull_distance(members[i], x[None, :], tol=tol)
+                out[t, i] = dist.value
+                best = min(best, dist.value)
+        return out
+
+    def predict(self, X_test: np.ndarray) -> np.ndarray:
+        """The label of the nearest cluster hull for each test point (ties: lower cluster id)."""
+        dist = self.hull_distances(X_test)
+        return self.cluster_labels[np.argmin(dist, axis=1)]
+
+    def accuracy(self, X_test: np.ndarray, y_test: np.ndarray) -> float:
+        """Fraction of test points whose nearest hull carries their label."""
+        return float(np.mean(self.predict(X_test) == np.asarray(y_test)))
+
+    def save(self, writer: Any) -> None:
+        """Write into a store entry: arrays as .npy, the rest as ``directprobe.json``."""
+        for name in ARRAYS:
+            writer.save_array(name, getattr(self, name))
+        writer.save_json("directprobe", {"conflicts": self.conflicts, "stats": self.stats,
+                                         "options": self.options})
+        writer.summary.update({"n_points": int(len(self.assignment)), "n_clusters": self.n_clusters,
+                               "is_linear": self.is_linear, "n_conflicts": len(self.conflicts),
+                               "seconds": self.stats.get("seconds")})
+
+    @classmethod
+    def load(cls, entry: Any, points: np.ndarray | None = None) -> DirectProbeResult:
+        """Read a result back from a store entry (``points`` enables :meth:`predict`)."""
+        meta = entry.json("directprobe")
+        arrays = {name: np.asarray(entry.array(name, mmap=False)) for name in ARRAYS}
+        return cls(**arrays, conflicts=meta["conflicts"], stats=meta["stats"], options=meta["options"],
+                   points=points)
+
+
+def distance_tables(clusters: list[np.ndarray], labels: np.ndarray, n_labels: int,
+                    tol: float, gap_tol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Hull distances for every pair of clusters with different labels, and their label-level minima."""
+    k = len(clusters)
+    upper = np.full((k, k), np.nan)
+    lower = np.full((k, k), np.nan)
+    for i in range(k):
+        for j in range(i + 1, k):
+            if labels[i] == labels[j]:
+                continue
+            dist: HullDistance = hull_distance(clusters[i], clusters[j], tol=tol, gap_tol=gap_tol)
+            upper[i, j] = upper[j, i] = dist.upper
+            lower[i, j] = lower[j, i] = dist.lower
+    by_label = np.full((n_labels, n_labels), np.nan)
+    for a in np.unique(labels).tolist():
+        for b in np.unique(labels).tolist():
+            if a != b:
+                by_label[a, b] = np.nanmin(upper[np.ix_(labels == a, labels == b)])
+    with np.errstate(all="ignore"):
+        present = ~np.all(np.isnan(by_label), axis=1)
+        minimum = np.full(n_labels, np.nan)
+        minimum[present] = np.nanmin(by_label[present], axis=1)
+    return upper, lower, by_label, minimum
+
+
+def spatial_similarity(a: DirectProbeResult | np.ndarray, b: DirectProbeResult | np.ndarray) -> float | None:
+    """Pearson correlation of two label-distance vectors over the label pairs both define.
+
+    Results must both be linear (one cluster per label); otherwise, or with fewer than two shared
+    pairs or a constant vector, the similarity is undefined and None is returned (the paper's "-").
+    """
+    mats = []
+    for item in (a, b):
+        if isinstance(item, DirectProbeResult):
+            if not item.is_linear:
+                return None
+            item = item.label_distances
+        mats.append(np.asarray(item, dtype=np.float64))
+    L = min(len(mats[0]), len(mats[1]))
+    iu = np.triu_indices(L, 1)
+    va, vb = mats[0][:L, :L][iu], mats[1][:L, :L][iu]
+    shared = np.isfinite(va) & np.isfinite(vb)
+    va, vb = va[shared], vb[shared]
+    if len(va) < 2 or va.std() == 0 or vb.std() == 0:
+        return None
+    return float(np.corrcoef(va, vb)[0, 1])

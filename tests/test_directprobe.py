@@ -1,0 +1,260 @@
+"""DirectProbe engine: known answers, exactness against independent LPs and QPs, and the result object."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linprog, minimize
+
+from analysis.directprobe import DirectProbeResult, directprobe, spatial_similarity
+from analysis.directprobe.hulls import hull_distance, separate
+from analysis.directprobe.plain import plain_directprobe
+
+
+def overlap_lp(A: np.ndarray, B: np.ndarray) -> bool:
+    """Independent check: the LP 'w·a + b >= 1, w·b' + b <= -1' in the original coordinates is infeasible."""
+    d = A.shape[1]
+    rows = np.vstack([-np.hstack([A, np.ones((len(A), 1))]), np.hstack([B, np.ones((len(B), 1))])])
+    res = linprog(np.zeros(d + 1), A_ub=rows, b_ub=-np.ones(len(rows)), bounds=(None, None), method="highs")
+    assert res.status in (0, 2)
+    return res.status == 2
+
+
+def brute_distance(A: np.ndarray, B: np.ndarray) -> float:
+    """Hull distance by a generic QP over the two weight simplices (SLSQP, many starts)."""
+    na, nb = len(A), len(B)
+
+    def f(z: np.ndarray) -> float:
+        v = z[:na] @ A - z[na:] @ B
+        return float(v @ v)
+
+    cons = [{"type": "eq", "fun": lambda z: z[:na].sum() - 1}, {"type": "eq", "fun": lambda z: z[na:].sum() - 1}]
+    best = np.inf
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        z0 = np.r_[rng.dirichlet(np.ones(na)), rng.dirichlet(np.ones(nb))]
+        res = minimize(f, z0, bounds=[(0, 1)] * (na + nb), constraints=cons, method="SLSQP",
+                       options={"ftol": 1e-15, "maxiter": 1000})
+        best = min(best, res.fun)
+    return float(np.sqrt(max(best, 0.0)))
+
+
+def clusters_of(result: DirectProbeResult, X: np.ndarray) -> list[np.ndarray]:
+    return [X[result.assignment == i] for i in range(result.n_clusters)]
+
+
+def assert_exact_partition(result: DirectProbeResult, X: np.ndarray, y: np.ndarray) -> None:
+    """Label-pure clusters, no cross-label overlap, and every same-label pair really blocked."""
+    parts = clusters_of(result, X)
+    labels = result.cluster_labels
+    twins = {int(result.assignment[p]) for group in result.conflicts for p in group["points"]}
+    for i, members in enumerate(parts):
+        assert (y[result.assignment == i] == labels[i]).all()
+    for i in range(len(parts)):
+        for j in range(i + 1, len(parts)):
+            if labels[i] != labels[j]:
+                assert (i in twins and j in twins) or not overlap_lp(parts[i], parts[j]), (i, j)
+            else:
+                merged = np.vstack([parts[i], parts[j]])
+                blocked = any(overlap_lp(merged, parts[k]) for k in range(len(parts)) if labels[k] != labels[i])
+                assert blocked, f"clusters {i} and {j} could still merge"
+
+
+def spirals(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    t = np.sqrt(rng.uniform(0.05, 1, n)) * 3 * np.pi
+    arm = np.c_[t * np.cos(t), t * np.sin(t)] / 10
+    X = np.vstack([arm, -arm]) + rng.normal(0, 0.02, (2 * n, 2))
+    return X, np.repeat([0, 1], n)
+
+
+def test_separable_blobs_give_one_cluster_per_label() -> None:
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(40, 6)) + 8 * k for k in range(3)])
+    y = np.repeat([0, 1, 2], 40)
+    result = directprobe(X, y)
+    assert result.n_clusters == 3 and result.is_linear
+    assert (result.cluster_labels == [0, 1, 2]).all()
+    assert np.isnan(np.diag(result.label_distances)).all()
+    assert (result.label_distances[~np.eye(3, dtype=bool)] > 5).all()
+    assert np.allclose(result.min_label_distance, np.nanmin(result.label_distances, axis=1))
+
+
+def test_xor_needs_four_clusters() -> None:
+    rng = np.random.default_rng(1)
+    X = rng.uniform(-1, 1, (200, 2))
+    X = X[np.abs(X).min(1) > 0.05]
+    y = (np.sign(X[:, 0]) == np.sign(X[:, 1])).astype(int)
+    result = directprobe(X, y)
+    assert result.n_clusters == 4 and not result.is_linear
+    assert_exact_partition(result, X, y)
+
+
+def test_interleaved_spirals_need_many_clusters() -> None:
+    X, y = spirals(80, np.random.default_rng(2))
+    result = directprobe(X, y)
+    assert result.n_clusters >= 8
+    assert_exact_partition(result, X, y)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), n=st.integers(4, 40), d=st.integers(1, 4), labels=st.integers(2, 4))
+def test_random_inputs_give_exact_partitions(seed: int, n: int, d: int, labels: int) -> None:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    y = rng.integers(0, labels, n)
+    result = directprobe(X, y)
+    assert_exact_partition(result, X, y)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_engine_matches_plain_implementation(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(30, 3))
+    y = rng.integers(0, 3, 30)
+    plain = plain_directprobe(X, y)
+    assert (directprobe(X, y).assignment == plain.assignment).all()
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), na=st.integers(1, 7), nb=st.integers(1, 7), d=st.integers(1, 5),
+       shift=st.floats(0, 4))
+def test_hull_distance_matches_brute_force_qp(seed: int, na: int, nb: int, d: int, shift: float) -> None:
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(na, d))
+    B = rng.normal(size=(nb, d)) + shift
+    dist = hull_distance(A, B)
+    assert dist.lower <= dist.upper + 1e-12
+    assert dist.upper == pytest.approx(brute_distance(A, B), abs=1e-5)
+    assert (dist.upper > 1e-9) == (not overlap_lp(A, B))
+
+
+def test_large_hull_distance_is_certified() -> None:
+    rng = np.random.default_rng(3)
+    A = rng.normal(size=(300, 20))
+    B = rng.normal(size=(200, 20)) + np.r_[8.0, np.zeros(19)]
+    dist = hull_distance(A, B)
+    assert dist.upper - dist.lower <= 1e-8 * dist.upper
+    w = dist.w
+    assert (A @ w).min() - (B @ w).max() == pytest.approx(dist.lower)
+
+
+def test_separate_proves_overlap_with_a_witness() -> None:
+    rng = np.random.default_rng(4)
+    A = rng.normal(size=(60, 5))
+    B = rng.normal(size=(50, 5))
+    sep = separate(A, B, tol=1e-9)
+    assert not sep.separable and sep.method == "lp"
+    ia, ib = sep.witness
+    assert overlap_lp(A[ia], B[ib])
+    sep = separate(A + 10, B, tol=1e-9)
+    assert sep.separable and ((A + 10) @ sep.w).min() > (B @ sep.w).max()
+
+
+def test_identical_points_with_different_labels_are_reported() -> None:
+    rng = np.random.default_rng(5)
+    X = np.vstack([rng.normal(size=(20, 3)), rng.normal(size=(20, 3)) + 6])
+    y = np.repeat([0, 1], 20)
+    X = np.vstack([X, X[3], X[25]])
+    y = np.r_[y, 1, 1]
+    result = directprobe(X, y)
+    assert result.conflicts == [{"points": [3, 40], "labels": [0, 1]}]
+    assert not result.is_linear
+    for p in (3, 40):
+        assert (result.assignment == result.assignment[p]).sum() == 1
+    a, b = result.assignment[3], result.assignment[40]
+    assert result.cluster_distances[a, b] == 0.0
+    assert_exact_partition(result, X, y)
+
+
+def test_runs_are_bit_for_bit_deterministic() -> None:
+    X, y = spirals(50, np.random.default_rng(6))
+    first, second = directprobe(X, y), directprobe(X, y)
+    assert (first.assignment == second.assignment).all()
+    assert first.cluster_distances.tobytes() == second.cluster_distances.tobytes()
+
+
+def test_predict_uses_nearest_hull() -> None:
+    rng = np.random.default_rng(7)
+    X = np.vstack([rng.normal(size=(30, 4)), rng.normal(size=(30, 4)) + 5])
+    y = np.repeat([0, 1], 30)
+    result = directprobe(X, y)
+    assert result.accuracy(X, y) == 1.0
+    tests = np.array([[0.0] * 4, [5.0] * 4, [2.4] * 4])
+    dist = result.hull_distances(tests)
+    assert dist[0, 0] == pytest.approx(0.0, abs=1e-9) and dist[1, 1] == pytest.approx(0.0, abs=1e-9)
+    assert result.predict(tests)[:2].tolist() == [0, 1]
+
+
+def test_spatial_similarity_of_rotated_scaled_copy_is_one() -> None:
+    rng = np.random.default_rng(8)
+    X = np.vstack([rng.normal(size=(15, 5)) + 6 * rng.normal(size=5) for _ in range(4)])
+    y = np.repeat(np.arange(4), 15)
+    q, _ = np.linalg.qr(rng.normal(size=(5, 5)))
+    a, b = directprobe(X, y), directprobe(3.0 * X @ q + 1.0, y)
+    assert a.is_linear and b.is_linear
+    assert spatial_similarity(a, b) == pytest.approx(1.0)
+    assert spatial_similarity(a.label_distances, b.label_distances) == pytest.approx(1.0)
+
+
+def test_spatial_similarity_undefined_for_nonlinear() -> None:
+    X, y = spirals(30, np.random.default_rng(9))
+    result = directprobe(X, y)
+    assert spatial_similarity(result, result) is None
+    assert spatial_similarity(np.full((3, 3), np.nan), np.full((3, 3), np.nan)) is None
+
+
+def test_label_matrix_size_and_absent_labels() -> None:
+    rng = np.random.default_rng(10)
+    X = np.vstack([rng.normal(size=(10, 3)), rng.normal(size=(10, 3)) + 7])
+    y = np.repeat([0, 2], 10)
+    result = directprobe(X, y, n_labels=4)
+    assert result.label_distances.shape == (4, 4)
+    assert np.isnan(result.label_distances[1]).all() and np.isnan(result.label_distances[3]).all()
+    assert np.isfinite(result.label_distances[0, 2]) and np.isnan(result.min_label_distance[1])
+    with pytest.raises(ValueError):
+        directprobe(X, y, n_labels=2)
+
+
+def test_save_and_load_round_trip(store) -> None:
+    X, y = spirals(20, np.random.default_rng(11))
+    result = directprobe(X, y)
+    with store.create("directprobe", {"test": 1}) as writer:
+        result.save(writer)
+    entry = store.find("directprobe", test=1)[0]
+    back = DirectProbeResult.load(entry, points=X)
+    assert (back.assignment == result.assignment).all()
+    assert np.array_equal(back.cluster_distances, result.cluster_distances, equal_nan=True)
+    assert back.stats == result.stats and back.conflicts == result.conflicts
+    assert entry.summary["n_clusters"] == result.n_clusters
+    assert (back.predict(X[:5]) == result.predict(X[:5])).all()
+
+
+def test_progress_reports_to_callback_and_bar() -> None:
+    X, y = spirals(20, np.random.default_rng(12))
+    seen: list[dict] = []
+    directprobe(X, y, progress=seen.append)
+    assert seen and seen[-1]["merges"] > 0 and "lp_calls" in seen[-1]
+
+    class Bar:
+        total = None
+        n = 0
+        postfix: dict = {}
+
+        def update(self, k: int) -> None:
+            self.n += k
+
+        def set_postfix(self, **kw) -> None:
+            self.postfix = kw
+
+    bar = Bar()
+    result = directprobe(X, y, progress=bar)
+    assert bar.n == result.stats["merges"] and "lp" in bar.postfix
+
+
+def test_bad_input_is_refused() -> None:
+    with pytest.raises(ValueError):
+        directprobe(np.zeros((3, 2)), np.array([0, 1]))
+    with pytest.raises(ValueError):
+        directprobe(np.array([[0.0, np.nan]]), np.array([0]))
