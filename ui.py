@@ -175,7 +175,7 @@ def sidebar_selection() -> Selection | None:
         if run != NO_RUN:
             status = runs.set_index("run").loc[run]
             if status["status"] != "done":
-                st.caption(f"⏳ This run is {status['status']} (update {status['step']} of {status['total_steps']}); "
+                st.caption(f":material/hourglass_top: This run is {status['status']} (update {status['step']} of {status['total_steps']}); "
                            "its snapshots appear as they are stored.")
         if run == NO_RUN:
             splits = tasks[tasks["task"] == task]["splits"].iloc[0].split(", ")
@@ -261,7 +261,7 @@ def show_figure(fig: go.Figure, name: str, data: pd.DataFrame | None = None, cap
         row.download_button("Data (CSV)", data=lambda: data.to_csv(index=False), file_name=f"{name}.csv",
                              mime="text/csv", on_click="ignore", key=f"csv-{name}", icon=":material/download:")
     row.button("Add to report", key=f"report-{name}", icon=":material/note_add:", on_click=add_to_report,
-                 args=(fig.to_json(), name, caption))
+               args=(fig.to_json(), fig.layout.title.text or name, caption))
 
 
 def add_to_report(figure_json: str, title: str, caption: str) -> None:
@@ -387,7 +387,7 @@ def need_directprobe(what: str, entries: Sequence[str], layers: Sequence[int], k
         return
     todo_entries = sorted({e for e, _ in missing}, key=list(entries).index)
     todo_layers = sorted({l for _, l in missing})
-    target, kwargs = "analysis.catalog:compute_directprobe", {"entries": todo_entries, "layers": todo_layers}
+    target, kwargs = "analysis.catalog:directprobe_layers", {"entries": todo_entries, "layers": todo_layers}
     failed = [j for j in jobs.list_jobs(store()) if j.name == job_name(target, kwargs) and j.state == jobs.FAILED]
     if failed and len(missing) < len(entries) * len(layers):
         st.warning(f"DirectProbe could not be computed for layer(s) {', '.join(map(str, todo_layers))}; they are "

@@ -9,6 +9,7 @@ import pandas as pd
 from .finetune import list_runs, run_metrics, run_snapshots
 from .geometry import (LayerSnapshot, Projection, centroid_shift_pca, centroid_trajectories, cross_task_table,
                        layer_behaviour, linearity_table, min_distance_dynamics)
+from .results import compute_directprobe, compute_probe, find_directprobe, find_probe
 from .store import Entry, Store, make_key
 
 COLUMNS = ["key", "kind", "model", "task", "split", "n_targets", "n_layers", "dim", "megabytes", "created"]
@@ -205,41 +206,20 @@ def compute_layer_similarity(store: Store, run: str, task: str, split: str) -> s
     return key
 
 
-def directprobe_spec(entry: str, layer: int) -> dict:
-    """What determines a stored DirectProbe result: the representation entry, the layer and the engine."""
-    from .directprobe import VERSION
+def directprobe_layers(store: Store, entries: list[str], layers: list[int]) -> list[str]:
+    """DirectProbe on every (entry, layer) not stored yet (:func:`analysis.results.compute_directprobe`).
 
-    return {"entry": entry, "layer": int(layer), "version": VERSION}
-
-
-def find_directprobe(store: Store, entry: str, layer: int) -> Entry | None:
-    """The stored DirectProbe result of one layer of one representation entry, if computed."""
-    return store.get(make_key("directprobe", directprobe_spec(entry, layer)))
-
-
-def compute_directprobe(store: Store, entries: list[str], layers: list[int]) -> list[str]:
-    """Run DirectProbe on every (entry, layer) not stored yet and store each result; returns their keys."""
+    One degenerate layer does not stop the others; failures are listed at the end. Prints progress.
+    """
     from tqdm.auto import tqdm
-
-    from .directprobe import directprobe
 
     keys, failed = [], []
     for entry, layer in tqdm([(e, int(l)) for e in entries for l in layers], desc="DirectProbe", unit="layer"):
-        spec = directprobe_spec(entry, layer)
-        key = make_key("directprobe", spec)
-        if not store.has(key):
-            X, y = _layer(store, entry, layer)
-            try:
-                result = directprobe(np.asarray(X), y, n_labels=len(store[entry].summary["label_names"]))
-            except (ValueError, ArithmeticError) as exc:  # one degenerate layer must not stop the others
-                failed.append(f"{entry} layer {layer}: {type(exc).__name__}: {exc}")
-                print(f"DirectProbe failed on {failed[-1]}", flush=True)
-                continue
-            with store.lock(key), store.create("directprobe", spec) as writer:
-                result.save(writer)
-                writer.summary.update({"entry": entry, "layer": layer, "task": store[entry].summary.get("task"),
-                                       "model": store[entry].summary.get("model")})
-        keys.append(key)
+        try:
+            keys.append(compute_directprobe(store, entry, layer))
+        except (ValueError, ArithmeticError) as exc:
+            failed.append(f"{entry} layer {layer}: {type(exc).__name__}: {exc}")
+            print(f"DirectProbe failed on {failed[-1]}", flush=True)
     if failed:
         raise RuntimeError(f"DirectProbe failed on {len(failed)} layer(s): " + "; ".join(failed))
     return keys
@@ -296,34 +276,12 @@ def clusters(store: Store, entry: str, layer: int) -> tuple[list[str], list[str]
             [cluster_labels[i] for i in order])
 
 
-PROBE_VERSION = "probe-1"
-
-
-def probe_spec(train: str, test: str, layer: int) -> dict:
-    """What determines a stored MLP-probe result: the train and test representations, the layer, the code."""
-    return {"train": train, "test": test, "layer": int(layer), "version": PROBE_VERSION}
-
-
-def compute_probes(store: Store, pairs: list[list[str]], layers: list[int]) -> list[str]:
-    """Train the MLP probe (grid-searched size, several seeds) on every (train, test) pair and layer; store each."""
+def probe_layers(store: Store, pairs: list[list[str]], layers: list[int]) -> list[str]:
+    """The paper's MLP probe on every (train, test) pair and layer not stored yet; prints progress."""
     from tqdm.auto import tqdm
 
-    from .probes import mlp_probe
-
-    keys = []
-    for (train, test), layer in tqdm([(p, int(l)) for p in pairs for l in layers], desc="probes", unit="probe"):
-        spec = probe_spec(train, test, layer)
-        key = make_key("probe", spec)
-        if not store.has(key):
-            Xtr, ytr = _layer(store, train, layer)
-            Xte, yte = _layer(store, test, layer)
-            result = mlp_probe(np.asarray(Xtr), np.asarray(ytr), np.asarray(Xte), np.asarray(yte))
-            with store.lock(key), store.create("probe", spec) as writer:
-                writer.save_json("runs", result.runs.to_dict(orient="list"))
-                writer.summary.update({"mean": result.mean, "std": result.std, "best_size": list(result.best_size),
-                                       "majority_accuracy": result.majority_accuracy, "layer": layer})
-        keys.append(key)
-    return keys
+    return [compute_probe(store, train, test, int(layer))
+            for (train, test), layer in tqdm([(p, l) for p in pairs for l in layers], desc="probes", unit="probe")]
 
 
 def probe_table(store: Store, states: dict[str, tuple[str, str]], n_layers: int) -> pd.DataFrame:
@@ -331,7 +289,7 @@ def probe_table(store: Store, states: dict[str, tuple[str, str]], n_layers: int)
     rows = []
     for state, (train, test) in states.items():
         for layer in range(n_layers):
-            found = store.get(make_key("probe", probe_spec(train, test, layer)))
+            found = find_probe(store, train, test, layer)
             if found is not None:
                 s = found.summary
                 rows.append({"layer": layer, "model_state": state, "mean": s["mean"], "std": s["std"],
@@ -383,8 +341,8 @@ def study_summary(store: Store) -> pd.DataFrame:
             if all(found):
                 row["clusters"] = " → ".join(str(f.summary["n_clusters"]) for f in found)
             if len(train):
-                probes = [store.get(make_key("probe", probe_spec(tr, te, last)))
-                          for tr, te in ((train.iloc[0], test.iloc[0]), (train.iloc[-1], test.iloc[-1]))]
+                ends = ((train.iloc[0], test.iloc[0]), (train.iloc[-1], test.iloc[-1]))
+                probes = [find_probe(store, tr, te, last) for tr, te in ends]
                 if all(probes):
                     row["probe accuracy"] = " → ".join(f"{p.summary['mean']:.3f}" for p in probes)
             with_table = sum(stored_layer_similarity(store, r, study.task, "test") is not None for r in done["run"])

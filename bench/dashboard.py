@@ -89,7 +89,7 @@ def fake_directprobe(store: Store, entries: list[str], n_layers: int, seed: int 
 
     Real DirectProbe on a BERT-base study takes hours; the pages only read these arrays.
     """
-    from analysis.catalog import directprobe_spec
+    from analysis.results import directprobe_spec
     from analysis.directprobe import DirectProbeResult
 
     rng = np.random.default_rng(seed)

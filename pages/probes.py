@@ -29,7 +29,7 @@ else:
 table = catalog.probe_table(store, states, n_layers)
 if len(table) < len(states) * n_layers:
     ui.offer_job(f"MLP probes (size grid search, 5 seeds) on {len(states)} model state(s) × {n_layers} layers; "
-                 "minutes for a small task, longer for a large one.", "analysis.catalog:compute_probes",
+                 "minutes for a small task, longer for a large one.", "analysis.catalog:probe_layers",
                  {"pairs": [list(p) for p in states.values()], "layers": list(range(n_layers))}, "compute-probes")
     st.stop()
 where = sel.where.split(",")[0]

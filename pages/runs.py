@@ -68,7 +68,7 @@ with tabs[1]:
             n_layers = int(store[entries[0]].summary["n_layers"])
             st.caption(f"{len(entries)} representation(s) × {n_layers} layers; stored results are skipped.")
             if st.button("Start", key="start-dp", type="primary", icon=":material/play_arrow:"):
-                jobs.call(store, "analysis.catalog:compute_directprobe",
+                jobs.call(store, "analysis.catalog:directprobe_layers",
                           {"entries": entries, "layers": list(range(n_layers))}, f"DirectProbe {model} {task}/{split}")
                 st.toast("Started: DirectProbe", icon=":material/play_arrow:")
 with tabs[2]:
@@ -89,7 +89,9 @@ with tabs[4]:
 
 
 def show_job(job: jobs.Job) -> None:
-    icon = {"running": "⏳", "done": "✅", "failed": "❌", "cancelled": "⏹️", "lost": "⚠️"}[job.state]
+    icon = {"running": ":material/hourglass_top:", "done": ":green[:material/check_circle:]",
+            "failed": ":red[:material/error:]", "cancelled": ":material/stop_circle:",
+            "lost": ":orange[:material/warning:]"}[job.state]
     with st.container(border=True):
         head, button = st.columns([6, 1])
         started = time.strftime("%H:%M:%S", time.localtime(job.created))

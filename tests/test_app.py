@@ -240,8 +240,8 @@ def test_figures_collect_into_the_report(dashboard_store, monkeypatch):
     button(at, "Add to report").click().run()
     at.switch_page("pages/report.py").run()
     assert_clean(at)
-    assert [t.value for t in at.text_input if t.key.startswith("title-")] == ["embeddings-" + at.session_state[
-        "report_items"][0]["title"].removeprefix("embeddings-")]
+    titles = [t.value for t in at.text_input if t.key.startswith("title-")]
+    assert len(titles) == 1 and titles[0].endswith("layer 0 · PCA")
     assert at.get("download_button")
 
 
@@ -329,8 +329,8 @@ def test_probes_page_offers_the_computation(dashboard_store, monkeypatch):
 def test_directprobe_results_drive_linearity_distances_and_clusters(dashboard_store, monkeypatch):
     run = a_run(dashboard_store)
     steps = catalog.snapshot_steps(dashboard_store, run, "trec-6", "test")
-    catalog.compute_directprobe(dashboard_store, list(steps["entry"]), [2])
-    catalog.compute_directprobe(dashboard_store, [steps["entry"].iloc[0], steps["entry"].iloc[-1]], [1])
+    catalog.directprobe_layers(dashboard_store, list(steps["entry"]), [2])
+    catalog.directprobe_layers(dashboard_store, [steps["entry"].iloc[0], steps["entry"].iloc[-1]], [1])
     at = open_app(dashboard_store.root, monkeypatch, "distances", task="trec-6", run=run, split="test", layer="2")
     assert_clean(at)
     lines, heat = charts(at)
@@ -371,7 +371,7 @@ def test_probes_page_with_stored_probes(dashboard_store, tmp_path, monkeypatch):
     run = a_run(dashboard_store)
     train = catalog.snapshot_steps(dashboard_store, run, "trec-6", "train")["entry"]
     test = catalog.snapshot_steps(dashboard_store, run, "trec-6", "test")["entry"]
-    catalog.compute_probes(dashboard_store, [[train.iloc[0], test.iloc[0]], [train.iloc[-1], test.iloc[-1]]],
+    catalog.probe_layers(dashboard_store, [[train.iloc[0], test.iloc[0]], [train.iloc[-1], test.iloc[-1]]],
                            [0, 1, 2])
     at = open_app(dashboard_store.root, monkeypatch, "probes", task="trec-6", run=run)
     assert_clean(at)
