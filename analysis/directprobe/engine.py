@@ -57,6 +57,7 @@ class Counters:
     by_ball: int = 0
     by_plane: int = 0
     by_quick: int = 0
+    by_nearest: int = 0
     by_lp: int = 0
     label_pair_tests: int = 0
     overlaps_lp: int = 0
@@ -330,7 +331,7 @@ class Engine:
         once per label pair, when clusters big enough to make a full check costly first meet."""
         if self.label_sep[a, b] == 0 and points >= LABEL_TRIGGER:
             self.counters.label_pair_tests += 1
-            w, *_ = quick_separator(self.X[self.y == a], self.X[self.y == b], self.tol)
+            w, _ = quick_separator(self.X[self.y == a], self.X[self.y == b], self.tol)
             self.label_sep[a, b] = self.label_sep[b, a] = 1 if w is not None else -1
         return self.label_sep[a, b] == 1
 
@@ -395,6 +396,8 @@ class Engine:
                 return False
             if sep.method == "lp":
                 c.by_lp += 1
+            elif sep.method == "nearest":
+                c.by_nearest += 1
             else:
                 c.by_quick += 1
             # The merged cluster is on the high side of sep.w; store the plane with it below.

@@ -17,8 +17,11 @@ from sklearn.svm import LinearSVC
 REL_TOL = 1e-9
 """Gaps narrower than this fraction of the data's radius count as touching (below float64 resolution)."""
 
-PAIR_CAP = 4096
-"""Largest |A|·|B| solved directly by the exact pair-difference least-distance program."""
+EQUALITY_WEIGHT = 1e5
+"""Row weight that makes the non-negative least-squares solve respect "weights sum to one" (to ~1e-10)."""
+
+WORK_DIRECT = 300
+"""Sets of up to twice this many points in all are solved in one go, without working sets."""
 
 
 @dataclass(frozen=True)
@@ -173,44 +176,113 @@ def svm_direction(A: np.ndarray, B: np.ndarray, C: float = 100.0, max_iter: int 
 
 
 def quick_separator(A: np.ndarray, B: np.ndarray, tol: float, hint: np.ndarray | None = None,
-                    fw_iters: int = 30) -> tuple[np.ndarray | None, np.ndarray, set[int], set[int]]:
+                    fw_iters: int = 30) -> tuple[np.ndarray | None, np.ndarray]:
     """Try the cheap methods (hint, Frank-Wolfe, linear SVM) for a plane that holds on every point.
 
-    Returns the verified unit normal or None, the last candidate normal, and the points of A and B
-    that Frank-Wolfe found nearest to each other (a starting working set for an LP).
+    Returns the verified unit normal (or None) and the best candidate normal to start from.
     """
     if hint is not None and check_direction(A, B, hint, tol)[0]:
-        return hint, hint, set(), set()
+        return hint, hint
     fw = _FrankWolfe.start(A, B, A.mean(0) - B.mean(0) if hint is None else hint)
-    near = set(np.flatnonzero(fw.lam > 0).tolist()), set(np.flatnonzero(fw.mu > 0).tolist())
     if fw.run(fw_iters, tol) and check_direction(A, B, fw.best_w, tol)[0]:
-        return fw.best_w, fw.best_w, *near
-    near = set(np.flatnonzero(fw.lam > 0).tolist()), set(np.flatnonzero(fw.mu > 0).tolist())
+        return fw.best_w, fw.best_w
     w = svm_direction(A, B)
     if w is not None and check_direction(A, B, w, tol)[0]:
-        return w, w, *near
+        return w, w
     if w is None:
         w = fw.best_w if fw.best_w is not None else fw.p - fw.q
-    return None, w, *near
+    return None, w
+
+
+def _nearest(A: np.ndarray, B: np.ndarray, tol: float) -> HullDistance:
+    """Nearest points of conv(A) and conv(B): non-negative least squares on the points' weights, the
+    two "weights sum to one" rows enforced by a large weight (Lawson & Hanson, ch. 22)."""
+    coords, basis, _, scale = _reduced(np.vstack([A, B]))
+    m, r = coords.shape
+    if r == 0:
+        return HullDistance(0.0, 0.0, None)
+    na = len(A)
+    E = np.zeros((r + 2, m))
+    E[:r, :na] = coords[:na].T
+    E[:r, na:] = -coords[na:].T
+    E[r, :na] = E[r + 1, na:] = EQUALITY_WEIGHT
+    f = np.zeros(r + 2)
+    f[r] = f[r + 1] = EQUALITY_WEIGHT
+    u, _ = nnls(E, f, maxiter=50 * m)
+    v = u[:na] @ coords[:na] / u[:na].sum() - u[na:] @ coords[na:] / u[na:].sum()
+    upper = float(np.linalg.norm(v)) * scale
+    if upper <= tol:
+        return HullDistance(0.0, upper, None)
+    w = basis @ v
+    w /= np.linalg.norm(w)
+    _, high, low = check_direction(A, B, w, 0.0)
+    return HullDistance(max(high - low, 0.0), upper, w)
+
+
+@dataclass
+class _WorkingSets:
+    """Nearest-point solves on growing subsets; bounds are always for the full sets."""
+
+    lower: float
+    upper: float
+    w: np.ndarray | None
+    in_a: np.ndarray
+    in_b: np.ndarray
+
+
+def _solve_working(A: np.ndarray, B: np.ndarray, tol: float, w: np.ndarray, gap_tol: float,
+                   stop_when_separated: bool, batch: int = 256, max_rounds: int = 40) -> _WorkingSets:
+    """Solve on subsets, adding the points beyond the subset's slab, until none is left (optimal),
+    the bounds meet within ``gap_tol``, or (optionally) a plane is verified on every point."""
+    state = _WorkingSets(0.0, np.inf, None, np.zeros(len(A), bool), np.zeros(len(B), bool))
+    for _ in range(max_rounds):
+        ha, hb = A @ w, B @ w
+        edge_a = ha[state.in_a].min() if state.in_a.any() else np.inf
+        edge_b = hb[state.in_b].max() if state.in_b.any() else -np.inf
+        add_a = [i for i in np.argsort(ha, kind="stable")[:batch + state.in_a.sum()].tolist()
+                 if not state.in_a[i] and ha[i] < edge_a][:batch]
+        add_b = [j for j in np.argsort(-hb, kind="stable")[:batch + state.in_b.sum()].tolist()
+                 if not state.in_b[j] and hb[j] > edge_b][:batch]
+        if not add_a and not add_b:
+            break
+        state.in_a[add_a] = True
+        state.in_b[add_b] = True
+        sub = _nearest(A[state.in_a], B[state.in_b], tol)
+        state.upper = min(state.upper, sub.upper)
+        if sub.w is None:
+            break
+        w = sub.w
+        _, high, low = check_direction(A, B, w, 0.0)
+        if high - low > state.lower:
+            state.lower, state.w = high - low, w
+        if stop_when_separated and state.lower > tol:
+            break
+        if state.upper - state.lower <= gap_tol * state.upper:
+            break
+    return state
 
 
 def separate(A: np.ndarray, B: np.ndarray, *, tol: float, hint: np.ndarray | None = None,
              lp_batch: int = 64, max_rounds: int = 50) -> Separation:
     """Decide exactly whether conv(A) and conv(B) are disjoint.
 
-    The cheap methods of :func:`quick_separator` come first; if none yields a plane that holds on
-    every point, HiGHS runs on a working set of the points the last candidate plane got most wrong:
-    infeasible proves the overlap, otherwise its plane is checked on every point and the working set
-    grows by the worst violators.
+    The cheap methods of :func:`quick_separator` come first, then maximum-margin planes of growing
+    working sets (:func:`_solve_working`), each verified on every point.  If the working sets touch,
+    HiGHS decides on them: infeasible proves the overlap; otherwise its plane is checked on every
+    point and its working set grows by the worst violators.
     """
-    verified, w, work_a, work_b = quick_separator(A, B, tol, hint)
+    verified, w = quick_separator(A, B, tol, hint)
     if verified is not None:
         _, high, low = check_direction(A, B, verified, tol)
         return Separation(True, verified, high, low, None, 0, "quick")
+    work = _solve_working(A, B, tol, w, 0.0, stop_when_separated=True)
+    if work.lower > tol:
+        _, high, low = check_direction(A, B, work.w, tol)
+        return Separation(True, work.w, high, low, None, 0, "nearest")
+    work_a = set(np.flatnonzero(work.in_a).tolist())
+    work_b = set(np.flatnonzero(work.in_b).tolist())
     calls = 0
     for _ in range(max_rounds):
-        work_a.update(np.argsort(A @ w, kind="stable")[:lp_batch].tolist())
-        work_b.update(np.argsort(-(B @ w), kind="stable")[:lp_batch].tolist())
         ia = np.array(sorted(work_a))
         ib = np.array(sorted(work_b))
         status, w_new = lp_separable(A[ia], B[ib])
@@ -222,73 +294,28 @@ def separate(A: np.ndarray, B: np.ndarray, *, tol: float, hint: np.ndarray | Non
         ok, high, low = check_direction(A, B, w_new, tol)
         if ok:
             return Separation(True, w_new, high, low, None, calls, "lp")
-        w = w_new
         if len(ia) == len(A) and len(ib) == len(B):
             # The LP on all points was feasible yet its plane fails the margin: the hulls touch.
             return Separation(False, None, np.nan, np.nan, None, calls, "lp-unresolved")
+        work_a.update(np.argsort(A @ w_new, kind="stable")[:lp_batch].tolist())
+        work_b.update(np.argsort(-(B @ w_new), kind="stable")[:lp_batch].tolist())
     return Separation(False, None, np.nan, np.nan, None, calls, "lp-unresolved")
 
 
-def _ldp_distance(A: np.ndarray, B: np.ndarray, tol: float) -> HullDistance:
-    """Exact hull distance through the least-distance program ``min |w| s.t. (a - b)·w >= 1`` over all
-    pairs, solved as a non-negative least-squares problem (Lawson & Hanson, ch. 23)."""
-    coords, basis, _, scale = _reduced(np.vstack([A, B]))
-    if coords.shape[1] == 0:
-        return HullDistance(0.0, 0.0, None)
-    ca, cb = coords[: len(A)], coords[len(A):]
-    diffs = (ca[:, None, :] - cb[None, :, :]).reshape(-1, coords.shape[1])
-    E = np.vstack([diffs.T, np.ones((1, len(diffs)))])
-    f = np.zeros(len(E))
-    f[-1] = 1.0
-    u, _ = nnls(E, f, maxiter=50 * E.shape[1])
-    total = u.sum()
-    z = diffs.T @ u / total if total > 0 else np.zeros(coords.shape[1])
-    upper = float(np.linalg.norm(z)) * scale
-    if upper <= tol:
-        return HullDistance(0.0, upper, None)
-    w = basis @ (z / np.linalg.norm(z))
-    _, high, low = check_direction(A, B, w, 0.0)
-    return HullDistance(max(high - low, 0.0), upper, w)
-
-
-def hull_distance(A: np.ndarray, B: np.ndarray, *, tol: float | None = None, gap_tol: float = 1e-9,
-                  batch: int = 16, max_pairs: int = 16384) -> HullDistance:
+def hull_distance(A: np.ndarray, B: np.ndarray, *, tol: float | None = None,
+                  gap_tol: float = 1e-8) -> HullDistance:
     """Distance between conv(A) and conv(B), the width of their hard-margin separator.
 
-    Solved exactly on working sets: the least-distance program is solved on all pairs of the
-    working points, its normal checked on every point, and the points most in violation added,
-    until none is (then the two bounds agree to float64 rounding) or the pair count would pass
-    ``max_pairs``.  ``lower`` comes from a slab verified on every point and ``upper`` from two
-    explicit hull points, so the truth always lies between them.
+    Solved on working sets of the points nearest the other hull (:func:`_solve_working`) until no
+    point lies beyond them, when the solve is exact for the full sets.  ``lower`` comes from a slab
+    checked on every point and ``upper`` from two explicit hull points, so the true distance lies
+    between them; they agree to a relative ``gap_tol`` (about 1e-10 is typical).
     """
     tol = data_tolerance(A, B) if tol is None else tol
-    if len(A) * len(B) <= PAIR_CAP:
-        return _ldp_distance(A, B, tol)
+    if len(A) + len(B) <= 2 * WORK_DIRECT:
+        return _nearest(A, B, tol)
     w = A.mean(0) - B.mean(0)
-    w /= np.linalg.norm(w) or 1.0
-    work_a: list[int] = []
-    work_b: list[int] = []
-    lower, upper, best_w = 0.0, np.inf, None
-    while True:
-        ha, hb = A @ w, B @ w
-        new_a = [i for i in np.argsort(ha, kind="stable")[:batch].tolist() if i not in work_a]
-        new_b = [j for j in np.argsort(-hb, kind="stable")[:batch].tolist() if j not in work_b]
-        if not new_a and not new_b:
-            break
-        if (len(work_a) + len(new_a)) * (len(work_b) + len(new_b)) > max_pairs:
-            break
-        work_a += new_a
-        work_b += new_b
-        sub = _ldp_distance(A[np.array(work_a)], B[np.array(work_b)], tol)
-        upper = min(upper, sub.upper)
-        if sub.w is None:
-            break
-        w = sub.w
-        _, high, low = check_direction(A, B, w, 0.0)
-        if high - low > lower:
-            lower, best_w = high - low, w
-        if upper - lower <= gap_tol * upper:
-            break
-    if upper <= tol:
-        return HullDistance(0.0, upper, None)
-    return HullDistance(max(lower, 0.0), max(upper, lower), best_w)
+    work = _solve_working(A, B, tol, w / (np.linalg.norm(w) or 1.0), gap_tol, stop_when_separated=False)
+    if work.upper <= tol:
+        return HullDistance(0.0, work.upper, None)
+    return HullDistance(work.lower, max(work.upper, work.lower), work.w)

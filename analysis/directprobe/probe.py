@@ -16,7 +16,7 @@ VERSION = "1"
 
 
 def directprobe(X: np.ndarray, y: np.ndarray, *, n_labels: int | None = None, progress: Any = None,
-                gap_tol: float = 1e-9) -> DirectProbeResult:
+                gap_tol: float = 1e-8) -> DirectProbeResult:
     """Cluster ``X`` (n × d) with labels ``y`` the DirectProbe way and measure the hulls.
 
     ``progress`` is a callback given a dict of counters, or a tqdm-like bar.  Hull distances are
