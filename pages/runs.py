@@ -78,9 +78,15 @@ with tabs[2]:
                  f"finetune {model} {task} seed {seed}", "start-ft")
 with tabs[3]:
     model, task = study_fields("study")
-    start_button("study", ["study", "--model", model, "--task", task], f"study {model} {task}", "start-study")
+    left, right = st.columns(2)
+    preset = left.radio("Preset", ["default", "quick", "paper"], horizontal=True, key="study-preset",
+                        help="quick: a smoke test of a few updates; paper: every table and figure of the paper")
+    seeds = right.text_input("Seeds", "1", key="study-seeds", help="e.g. 1-5 or 1,3,5")
+    start_button("study", ["study", "--model", model, "--task", task, "--preset", preset, "--seeds", seeds],
+                 f"study {model} {task} ({preset}, seeds {seeds})", "start-study")
 with tabs[4]:
-    line = st.text_input("Arguments after `python -m analysis`", placeholder="embed --task pos --split dev")
+    line = st.text_input("Arguments after `python -m analysis`", placeholder="embed --task pos --split dev",
+                         key="any-args")
     args = shlex.split(line) if line.strip() else []
     if args and args[0] not in available:
         st.warning(f"Unknown command `{args[0]}`; available: {', '.join(sorted(available))}.")

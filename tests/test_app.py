@@ -272,7 +272,7 @@ def test_an_unreadable_entry_gets_a_clear_message(tmp_path, monkeypatch):
 def test_runs_page_starts_a_background_job_and_shows_its_log(tmp_path, monkeypatch):
     store = Store(tmp_path / "runs")
     at = open_app(store.root, monkeypatch, "runs")
-    at.text_input[0].input("store ls").run()
+    at.text_input(key="any-args").input("store ls").run()
     at.button(key="start-any").click().run()
     (job,) = jobs.list_jobs(store)
     deadline = time.time() + 60

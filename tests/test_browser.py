@@ -101,7 +101,7 @@ def open_page(browser, url: str, shot: str, charts: int = 0):
     if charts:
         page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {charts}",
                                timeout=60_000)
-    page.wait_for_timeout(800)  # let Plotly finish its transitions
+    page.wait_for_timeout(400)  # let Plotly finish its transitions
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{shot}.png"), full_page=True)
     return page
