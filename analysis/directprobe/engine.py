@@ -192,6 +192,7 @@ class Engine:
         self.act_proj = self.proj.copy()
         self.act_radius = np.zeros(self.n)
         self.n_active = self.n
+        self.centres = self.X.copy()
 
     def _init_distances(self) -> None:
         """Squared centre distances per label (updated by Lance-Williams) and nearest-partner pointers."""
@@ -293,7 +294,8 @@ class Engine:
         del self.clusters[t]
         self._deactivate(t)
         pos = self.act_pos[s]
-        self.act_proj[pos] = merged.total @ self.basis / merged.size
+        self.centres[s] = merged.centre
+        self.act_proj[pos] = self.centres[s] @ self.basis
         self.act_radius[pos] = merged.radius
 
     def _combine(self, A: Cluster, B: Cluster) -> Cluster:
@@ -356,8 +358,8 @@ class Engine:
         if not len(cand):
             return True
         slots = self.act_slot[cand]
-        centres = np.stack([self.clusters[int(s)].centre for s in slots])
-        gaps = np.sqrt(((centres - centre) ** 2).sum(1))
+        diff = self.centres[slots] - centre
+        gaps = np.sqrt(np.einsum("ij,ij->i", diff, diff))
         near = gaps <= reach
         c.by_ball += int(len(cand) - near.sum())
         slots, gaps = slots[near], gaps[near]

@@ -160,7 +160,7 @@ def lp_separable(A: np.ndarray, B: np.ndarray) -> tuple[int, np.ndarray | None]:
     return (0, w / norm) if norm > 0 else (4, None)
 
 
-def svm_direction(A: np.ndarray, B: np.ndarray, C: float = 100.0, max_iter: int = 2000) -> np.ndarray | None:
+def svm_direction(A: np.ndarray, B: np.ndarray, C: float = 100.0, max_iter: int = 300) -> np.ndarray | None:
     """A unit normal from a linear SVM (liblinear) with A on the high side; only a candidate to verify."""
     X = np.vstack([A, B])
     X = X - X.mean(0)
