@@ -11,12 +11,13 @@ import json
 import sys
 from typing import Any, Callable
 
+from .commands import directprobe as directprobe_cmd
 from .commands import embed as embed_cmd
 from .commands import store as store_cmd
 from .models import ModelError
 from .store import StoreError
 
-COMMAND_MODULES = [embed_cmd, store_cmd]
+COMMAND_MODULES = [embed_cmd, store_cmd, directprobe_cmd]
 
 
 def common_options() -> argparse.ArgumentParser:

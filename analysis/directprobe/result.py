@@ -118,6 +118,9 @@ def distance_tables(clusters: list[np.ndarray], labels: np.ndarray, n_labels: in
         for j in range(i + 1, k):
             if labels[i] == labels[j]:
                 continue
+            if len(clusters[i]) == len(clusters[j]) == 1:
+                upper[i, j] = upper[j, i] = lower[i, j] = lower[j, i] = np.linalg.norm(clusters[i][0] - clusters[j][0])
+                continue
             dist: HullDistance = hull_distance(clusters[i], clusters[j], tol=tol, gap_tol=gap_tol)
             upper[i, j] = upper[j, i] = dist.upper
             lower[i, j] = lower[j, i] = dist.lower
