@@ -13,11 +13,14 @@ from typing import Any, Callable
 
 from .commands import directprobe as directprobe_cmd
 from .commands import embed as embed_cmd
+from .commands import finetune as finetune_cmd
+from .commands import runs as runs_cmd
 from .commands import store as store_cmd
+from .commands import study as study_cmd
 from .models import ModelError
 from .store import StoreError
 
-COMMAND_MODULES = [embed_cmd, store_cmd, directprobe_cmd]
+COMMAND_MODULES = [embed_cmd, store_cmd, finetune_cmd, runs_cmd, study_cmd, directprobe_cmd]
 
 
 def common_options() -> argparse.ArgumentParser:

@@ -18,9 +18,12 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from .config import store_dir
 
@@ -93,6 +96,16 @@ class Entry:
         except (OSError, ValueError) as exc:
             raise StoreError(f"{file}: cannot read JSON ({exc})") from exc
 
+    def table(self, name: str) -> "pd.DataFrame":
+        """Load ``<name>.parquet`` as a DataFrame."""
+        import pandas as pd
+
+        file = self.path / f"{name}.parquet"
+        try:
+            return pd.read_parquet(file)
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"{file}: cannot read table ({exc})") from exc
+
     def file(self, name: str) -> Path:
         """Path of any other file in the entry (e.g. safetensors)."""
         return self.path / name
@@ -127,6 +140,10 @@ class EntryWriter:
 
     def save_json(self, name: str, obj: Any) -> None:
         (self.path / f"{name}.json").write_text(json.dumps(obj, indent=1, default=_json_default))
+
+    def save_table(self, name: str, table: "pd.DataFrame") -> None:
+        """Write a DataFrame as ``<name>.parquet``."""
+        table.to_parquet(self.path / f"{name}.parquet", index=False)
 
     def file(self, name: str) -> Path:
         """Path inside the entry for any other file (e.g. safetensors written by a library)."""

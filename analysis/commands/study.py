@@ -1,0 +1,95 @@
+"""``python -m analysis study``: run (or resume) whole studies and print their summary."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from ..finetune import TrainOptions, parse_seeds
+from ..finetune.options import OPTIMIZERS
+from ..store import Store
+from ..study import PRESETS, StudyProgress, preset_specs, run_study, study_table
+from ..tasks import TASKS
+
+
+def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("study", parents=[parent], help="fine-tune, DirectProbe, probe and analyse: a whole study")
+    p.add_argument("--task", choices=TASKS, help="one task")
+    p.add_argument("--tasks", default=None, help="several tasks, comma-separated (with --preset paper: cross-task)")
+    p.add_argument("--model", default=None, help="Hugging Face name or local folder (default: all-MiniLM-L6-v2)")
+    p.add_argument("--preset", choices=PRESETS, default="default", help="default, paper (every table and figure "
+                   "of the paper over --tasks) or quick (a smoke test of a few updates)")
+    p.add_argument("--seeds", default="1", help="training seeds, e.g. 1-5 (default 1)")
+    p.add_argument("--data-dir", default=None, help="folder with the corpora")
+    defaults = TrainOptions()
+    p.add_argument("--epochs", type=int, default=defaults.epochs)
+    p.add_argument("--steps", type=int, default=None, help="total updates (overrides --epochs)")
+    p.add_argument("--lr", type=float, default=defaults.lr)
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer)
+    p.add_argument("--reinit-layers", type=int, default=0)
+    p.add_argument("--train-size", type=int, default=None)
+    p.add_argument("--probe-layers", choices=["last", "all", "none"], default="last",
+                   help="layers the MLP probes are trained on (default: last)")
+    p.add_argument("--workers", type=int, default=1, help="local processes for DirectProbe and probe steps")
+    p.set_defaults(handler=run)
+
+
+class StudyBar:
+    """One tqdm bar over the study's estimated work, with the current step as its description."""
+
+    def __init__(self, quiet: bool):
+        self.quiet, self.bar = quiet, None
+
+    def __call__(self, message: str, progress: StudyProgress) -> None:
+        if self.quiet:
+            return
+        if self.bar is None:
+            self.bar = tqdm(total=100, unit="%", bar_format="{l_bar}{bar}| {n:.0f}% [{elapsed}{postfix}]")
+        self.bar.set_description(message[:60])
+        left = progress.seconds_left()
+        self.bar.set_postfix_str("" if left is None else f"~{left / 60:.0f} min left")
+        self.bar.update(100 * progress.fraction - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    tasks = [t for t in (args.tasks or args.task or "").split(",") if t]
+    if not tasks:
+        raise ValueError("give --task or --tasks")
+    if unknown := [t for t in tasks if t not in TASKS]:
+        raise ValueError(f"unknown task(s) {', '.join(unknown)}; tasks are {', '.join(TASKS)}")
+    train = TrainOptions(epochs=args.epochs, steps=args.steps, lr=args.lr, batch_size=args.batch_size,
+                         optimizer=args.optimizer, reinit_layers=args.reinit_layers, train_size=args.train_size)
+    specs = preset_specs(args.preset, tasks, model=args.model, seeds=tuple(parse_seeds(args.seeds)), train=train,
+                         data_dir=args.data_dir)
+    specs = [dataclasses.replace(s, probes=dataclasses.replace(s.probes, layers=args.probe_layers))
+             if s.probes.layers != args.probe_layers else s for s in specs]
+    store = Store(args.store)
+    studies = []
+    for spec in specs:
+        bar = StudyBar(args.json)
+        start = time.perf_counter()
+        try:
+            entry = run_study(spec, store, workers=args.workers, report=bar)
+        finally:
+            bar.close()
+        linearity = study_table(store, entry.key, "linearity")
+        spread = study_table(store, entry.key, "seed_spread")
+        studies.append({"key": entry.key, "task": spec.task, "model": entry.summary["model"],
+                        "seeds": list(spec.seeds), "seconds": round(time.perf_counter() - start, 1),
+                        "runs": entry.summary["runs"],
+                        "test_accuracy": spread[["mean", "std", "min", "max", "n_failed"]].to_dict("records"),
+                        "linearity": linearity.to_dict("records")})
+    lines = []
+    for s in studies:
+        acc = s["test_accuracy"][0] if s["test_accuracy"] else {}
+        lines.append(f"study {s['key']}: {s['model']} on {s['task']}, seeds {s['seeds']}, "
+                     f"test accuracy {acc.get('mean', float('nan')):.3f} ({s['seconds']} s)")
+    return {"studies": studies, "text": "\n".join(lines)}

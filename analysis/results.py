@@ -1,0 +1,93 @@
+"""Stored DirectProbe and classifier-probe results of one layer of a stored representation.
+
+One way to compute, key and read each: the study steps, the CLI and the dashboard's
+one-click computations all go through these functions, so the same result is stored once.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from .directprobe import VERSION as DIRECTPROBE_VERSION
+from .directprobe import DirectProbeResult, directprobe
+from .embed import representation
+from .probes import mlp_probe
+from .store import Entry, Store, make_key
+
+PROBE_VERSION = "probe-1"
+PROBE_DEFAULTS: dict[str, Any] = {"hidden_sizes": [32, 64, 128, 256], "seeds": [0, 1, 2, 3, 4], "max_epochs": 100}
+"""The paper's probe: both hidden sizes searched over {32, 64, 128, 256}, 5 seeds."""
+
+
+def directprobe_spec(entry: str, layer: int) -> dict[str, Any]:
+    """What determines a DirectProbe result: the representation entry, the layer and the engine version."""
+    return {"entry": entry, "layer": int(layer), "version": DIRECTPROBE_VERSION}
+
+
+def directprobe_key(entry: str, layer: int) -> str:
+    return make_key("directprobe", directprobe_spec(entry, layer))
+
+
+def find_directprobe(store: Store, entry: str, layer: int) -> Entry | None:
+    """The stored DirectProbe entry of one layer of a representation, or ``None``."""
+    return store.get(directprobe_key(entry, layer))
+
+
+def load_directprobe(store: Store, entry: str, layer: int) -> DirectProbeResult | None:
+    """The stored DirectProbe result of one layer of a representation, or ``None``."""
+    found = find_directprobe(store, entry, layer)
+    return None if found is None else DirectProbeResult.load(found)
+
+
+def compute_directprobe(store: Store, entry: str, layer: int, progress: Callable | None = None) -> str:
+    """DirectProbe on one layer of a stored representation, stored unless already there; returns its key."""
+    spec = directprobe_spec(entry, layer)
+    key = make_key("directprobe", spec)
+    if store.has(key):
+        return key
+    source = store[entry]
+    X, y = representation(source, layer)
+    names = source.summary["label_names"]
+    with store.lock(key):
+        if store.has(key):
+            return key
+        result = directprobe(np.asarray(X, dtype=np.float64), y, n_labels=len(names), progress=progress)
+        with store.create("directprobe", spec) as writer:
+            result.save(writer)
+            writer.summary.update({k: source.summary.get(k) for k in ("model", "task", "split")})
+            writer.summary.update({"entry": entry, "layer": int(layer), "label_names": names})
+    return key
+
+
+def probe_spec(train: str, test: str, layer: int, config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What determines a probe result: train and test representations, layer, grid and seeds, code."""
+    return {"train": train, "test": test, "layer": int(layer), "config": config or PROBE_DEFAULTS,
+            "version": PROBE_VERSION}
+
+
+def find_probe(store: Store, train: str, test: str, layer: int, config: dict[str, Any] | None = None) -> Entry | None:
+    return store.get(make_key("probe", probe_spec(train, test, layer, config)))
+
+
+def compute_probe(store: Store, train: str, test: str, layer: int, config: dict[str, Any] | None = None) -> str:
+    """The MLP probe on one layer, trained on ``train`` and tested on ``test``; stored; returns its key."""
+    spec = probe_spec(train, test, layer, config)
+    key = make_key("probe", spec)
+    if store.has(key):
+        return key
+    X_train, y_train = representation(store[train], layer)
+    X_test, y_test = representation(store[test], layer)
+    config = spec["config"]
+    with store.lock(key):
+        if store.has(key):
+            return key
+        result = mlp_probe(X_train, y_train, X_test, y_test, hidden_sizes=tuple(config["hidden_sizes"]),
+                           seeds=tuple(config["seeds"]), max_epochs=config["max_epochs"])
+        with store.create("probe", spec) as writer:
+            writer.save_table("grid", result.grid)
+            writer.save_table("runs", result.runs)
+            writer.summary.update({"layer": int(layer), "best_size": list(result.best_size), "mean": result.mean,
+                                   "std": result.std, "majority_accuracy": result.majority_accuracy,
+                                   "task": store[test].summary.get("task"), "model": store[test].summary.get("model")})
+    return key

@@ -1,0 +1,79 @@
+"""What a study is: model × task × fine-tuning configuration × seeds, and what it analyses."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..finetune import SnapshotOptions, TrainOptions
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    """The MLP classifier probes: which layers, the hidden-size grid and the seeds (Table 7).
+
+    ``layers`` is ``"last"`` or ``"all"``; ``cross_task`` also probes the other tasks recorded by
+    the run (Table 5's accuracy column).  ``hidden_sizes`` is searched for both hidden layers.
+    """
+
+    layers: str = "last"
+    hidden_sizes: tuple[int, ...] = (32, 64, 128, 256)
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    max_epochs: int = 100
+    cross_task: bool = True
+
+    def __post_init__(self) -> None:
+        if self.layers not in ("last", "all", "none"):
+            raise ValueError(f"probe layers must be 'last', 'all' or 'none', not {self.layers!r}")
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """One study: a task fine-tuned from one model with one configuration over several seeds.
+
+    DirectProbe runs (by default) on every layer of the original and the final model, the last
+    layer at every snapshot and every layer at every snapshot that ends an epoch; other tasks in
+    ``snapshots.probe_tasks`` are analysed at the last layer (cross-task).
+    """
+
+    task: str
+    model: str | None = None
+    seeds: tuple[int, ...] = (1,)
+    train: TrainOptions = field(default_factory=TrainOptions)
+    snapshots: SnapshotOptions = field(default_factory=SnapshotOptions)
+    probes: ProbeConfig = field(default_factory=ProbeConfig)
+    task_options: dict[str, Any] | None = None
+    data_dir: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready description (the data folder is left out: data enter keys by checksum)."""
+        out = dataclasses.asdict(self)
+        out.pop("data_dir")
+        out["seeds"] = list(self.seeds)
+        return out
+
+
+PRESETS = ("default", "paper", "quick")
+
+
+def preset_specs(preset: str, tasks: list[str], *, model: str | None, seeds: tuple[int, ...],
+                 train: TrainOptions, data_dir: str | None) -> list[StudySpec]:
+    """The studies of a preset.
+
+    ``default``: the given task(s) with the given training options, probes on the last layer.
+    ``paper``: every listed task fine-tuned, each recording all the others (cross-task, Table 5).
+    ``quick``: a smoke test — 20 updates, 2 snapshots, a 2 × 2 probe grid with 2 seeds.
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"preset must be one of {', '.join(PRESETS)}, not {preset!r}")
+    if preset == "quick":
+        train = dataclasses.replace(train, steps=20, epochs=1)
+        probes = ProbeConfig(hidden_sizes=(32, 64), seeds=(0, 1), max_epochs=20)
+        snaps = SnapshotOptions(every=10, epochs=0)
+        return [StudySpec(t, model, seeds, train, snaps, probes, data_dir=data_dir) for t in tasks]
+    specs = []
+    for task in tasks:
+        others = tuple(t for t in tasks if t != task) if preset == "paper" else ()
+        specs.append(StudySpec(task, model, seeds, train, SnapshotOptions(probe_tasks=others), ProbeConfig(),
+                               data_dir=data_dir))
+    return specs

@@ -1,0 +1,109 @@
+"""A whole study of a tiny random BERT on real STREUSLE data: end to end, served from the store, resumable."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analysis.finetune import SnapshotOptions, TrainOptions
+from analysis.study import ProbeConfig, StudySpec, list_studies, run_study, study_table
+
+STEPS = 6
+
+
+def spec_for(model: str, shared_data) -> StudySpec:
+    return StudySpec(task="ps-role", model=model, seeds=(1, 2), data_dir=str(shared_data),
+                     train=TrainOptions(steps=STEPS, batch_size=32, lr=1e-3),
+                     snapshots=SnapshotOptions(every=3, epochs=0, probe_tasks=("ps-fxn",)),
+                     probes=ProbeConfig(hidden_sizes=(32,), seeds=(0, 1), max_epochs=3))
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory, tiny_bert, shared_data):
+    from analysis.store import Store
+
+    store = Store(tmp_path_factory.mktemp("study") / "store")
+    messages: list[str] = []
+    entry = run_study(spec_for(str(tiny_bert), shared_data), store, report=lambda m, p: messages.append(m))
+    return store, entry, messages
+
+
+def test_study_tables_cover_every_layer_snapshot_and_seed(study):
+    store, entry, _ = study
+    n_layers = entry.summary["n_layers"]
+    assert n_layers == 3 and entry.summary["task"] == "ps-role"
+    assert list_studies(store)["key"].tolist() == [entry.key]
+
+    linearity = study_table(store, entry.key, "linearity")
+    assert sorted(linearity["layer"].unique()) == list(range(n_layers))
+    assert set(linearity["seed"]) == {1, 2}
+    assert (linearity["n_clusters_original"] >= linearity["n_labels"]).all()
+    # the original model is shared by both seeds: identical cluster counts
+    by_seed = linearity.pivot(index="layer", columns="seed", values="n_clusters_original")
+    assert (by_seed[1] == by_seed[2]).all()
+
+    dynamics = study_table(store, entry.key, "dynamics")
+    assert sorted(dynamics["step"].unique()) == [0, 3, STEPS]
+    assert dynamics["min_distance"].notna().any()
+
+    paths = study_table(store, entry.key, "trajectories")
+    start = paths[paths["step"] == 0].set_index(["seed", "label"])[["pc1", "pc2"]]
+    assert len(start) > 0 and paths["step"].nunique() == 3
+
+    layers = study_table(store, entry.key, "layers")
+    at_start = layers[(layers["step"] == 0) & layers["metric"].isin(["cka", "rsa"])]
+    np.testing.assert_allclose(at_start["value"], 1.0, atol=1e-6)
+    assert set(layers["layer"]) == set(range(n_layers))
+
+    cross = study_table(store, entry.key, "cross_task")
+    assert set(cross["analysed_task"]) == {"ps-fxn"}
+    counts = cross[["n_increased", "n_decreased", "n_unchanged", "n_undefined"]].sum(axis=1)
+    assert (counts == cross["n_labels"]).all()
+
+    probes = study_table(store, entry.key, "probes")
+    main = probes[probes["task"] == "ps-role"]
+    assert set(main["model_state"]) == {"original", "fine-tuned"}
+    assert main["mean"].between(0, 1).all()
+
+    spread = study_table(store, entry.key, "seed_spread")
+    assert spread["n_seeds"].tolist() == [2]
+
+
+def test_second_run_is_served_from_the_store(study, tiny_bert, shared_data, monkeypatch):
+    import transformers
+
+    store, entry, _ = study
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("a stored study must not load a model")
+
+    monkeypatch.setattr(transformers.AutoModel, "from_pretrained", no_model)
+    again = run_study(spec_for(str(tiny_bert), shared_data), store)
+    assert again.key == entry.key
+
+
+def test_interrupted_study_resumes_without_redoing_stored_steps(tmp_path, tiny_bert, shared_data):
+    from analysis.store import Store
+
+    store = Store(tmp_path / "store")
+    spec = spec_for(str(tiny_bert), shared_data)
+
+    class Stop(Exception):
+        pass
+
+    done = []
+
+    def interrupt(message, progress):
+        if message.startswith("done: DirectProbe"):
+            done.append(message)
+            if len(done) == 3:
+                raise Stop
+
+    with pytest.raises(Stop):
+        run_study(spec, store, report=interrupt)
+    assert store.ls("study") == []
+    messages: list[str] = []
+    entry = run_study(spec, store, report=lambda m, p: messages.append(m))
+    skipped = [m for m in messages if m.endswith("steps already stored")]
+    assert int(skipped[-1].split()[0]) >= 3, skipped
+    assert not any(m in messages for m in done), "stored steps are not run again"
+    assert entry.kind == "study"
