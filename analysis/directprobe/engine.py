@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +47,15 @@ class Cluster:
 
 @dataclass
 class Counters:
-    """What the run did, for the progress display and the result's ``stats``."""
+    """What the run did, for the progress display and the result's ``stats``.
+
+    ``proposals`` = ``merges`` + ``rejections``; every other-label cluster a proposal is weighed
+    against is settled by exactly one of ``by_label_pair`` (the two labels are separable as wholes),
+    ``by_ball`` (bounding balls apart), ``by_plane`` (a remembered plane still separates),
+    ``by_quick`` / ``by_nearest`` (a new plane, verified), ``by_lp`` (HiGHS), or ends the proposal as
+    an overlap (``overlaps_lp`` proven by an infeasible LP, ``unresolved`` hulls touching to float64
+    resolution).  ``checks`` counts the full separability decisions, ``lp_calls`` the LPs solved.
+    """
 
     proposals: int = 0
     merges: int = 0
@@ -68,9 +76,6 @@ class Counters:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
-
-
-ProgressFn = Callable[[dict[str, Any]], None]
 
 
 class Progress:

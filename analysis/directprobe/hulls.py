@@ -80,7 +80,6 @@ class _FrankWolfe:
     q: np.ndarray
     best_lower: float = 0.0
     best_w: np.ndarray | None = None
-    iters: int = 0
 
     @classmethod
     def start(cls, A: np.ndarray, B: np.ndarray, direction: np.ndarray) -> _FrankWolfe:
@@ -95,7 +94,6 @@ class _FrankWolfe:
         """Iterate until a slab wider than ``tol`` is found; returns whether one was."""
         A, B, lam, mu = self.A, self.B, self.lam, self.mu
         for _ in range(max_iter):
-            self.iters += 1
             x = self.p - self.q
             xx = float(x @ x)
             if xx <= tol * tol:
@@ -197,10 +195,13 @@ def quick_separator(A: np.ndarray, B: np.ndarray, tol: float, hint: np.ndarray |
 def _nearest(A: np.ndarray, B: np.ndarray, tol: float) -> HullDistance:
     """Nearest points of conv(A) and conv(B): non-negative least squares on the points' weights, the
     two "weights sum to one" rows enforced by a large weight (Lawson & Hanson, ch. 22)."""
-    coords, basis, _, scale = _reduced(np.vstack([A, B]))
-    m, r = coords.shape
-    if r == 0:
+    coords = np.vstack([A, B])
+    coords = coords - coords.mean(0)
+    scale = float(np.sqrt((coords * coords).sum(1).mean()))
+    if scale == 0:
         return HullDistance(0.0, 0.0, None)
+    coords /= scale
+    m, r = coords.shape
     na = len(A)
     E = np.zeros((r + 2, m))
     E[:r, :na] = coords[:na].T
@@ -213,8 +214,7 @@ def _nearest(A: np.ndarray, B: np.ndarray, tol: float) -> HullDistance:
     upper = float(np.linalg.norm(v)) * scale
     if upper <= tol:
         return HullDistance(0.0, upper, None)
-    w = basis @ v
-    w /= np.linalg.norm(w)
+    w = v / np.linalg.norm(v)
     _, high, low = check_direction(A, B, w, 0.0)
     return HullDistance(max(high - low, 0.0), upper, w)
 
@@ -240,9 +240,9 @@ def _solve_working(A: np.ndarray, B: np.ndarray, tol: float, w: np.ndarray, gap_
         edge_a = ha[state.in_a].min() if state.in_a.any() else np.inf
         edge_b = hb[state.in_b].max() if state.in_b.any() else -np.inf
         add_a = [i for i in np.argsort(ha, kind="stable")[:batch + state.in_a.sum()].tolist()
-                 if not state.in_a[i] and ha[i] < edge_a][:batch]
+                 if not state.in_a[i] and ha[i] < edge_a - tol][:batch]
         add_b = [j for j in np.argsort(-hb, kind="stable")[:batch + state.in_b.sum()].tolist()
-                 if not state.in_b[j] and hb[j] > edge_b][:batch]
+                 if not state.in_b[j] and hb[j] > edge_b + tol][:batch]
         if not add_a and not add_b:
             break
         state.in_a[add_a] = True

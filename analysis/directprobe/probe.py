@@ -19,6 +19,10 @@ def directprobe(X: np.ndarray, y: np.ndarray, *, n_labels: int | None = None, pr
                 gap_tol: float = 1e-8) -> DirectProbeResult:
     """Cluster ``X`` (n × d) with labels ``y`` the DirectProbe way and measure the hulls.
 
+    Overlap decisions are exact: separable only with a plane checked on every point, overlapping
+    only with an infeasible HiGHS LP on a subset; hulls closer than ``REL_TOL`` times the data's
+    radius (float64 resolution) count as touching and so as overlapping.
+
     ``progress`` is a callback given a dict of counters, or a tqdm-like bar.  Hull distances are
     solved exactly on working sets and certified by bounds whose relative gap is at most ``gap_tol``
     unless a pair needs more working points than the solver allows (``stats["max_distance_gap"]``).
