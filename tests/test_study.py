@@ -10,10 +10,10 @@ from analysis.study import ProbeConfig, StudySpec, list_studies, run_study, stud
 STEPS = 6
 
 
-def spec_for(model: str, shared_data) -> StudySpec:
-    return StudySpec(task="ps-role", model=model, seeds=(1, 2), data_dir=str(shared_data),
+def spec_for(model: str, shared_data, seeds=(1, 2), probe_tasks=("ps-fxn",)) -> StudySpec:
+    return StudySpec(task="ps-role", model=model, seeds=seeds, data_dir=str(shared_data),
                      train=TrainOptions(steps=STEPS, batch_size=32, lr=1e-3),
-                     snapshots=SnapshotOptions(every=3, epochs=0, probe_tasks=("ps-fxn",)),
+                     snapshots=SnapshotOptions(every=3, epochs=0, probe_tasks=probe_tasks),
                      probes=ProbeConfig(hidden_sizes=(32,), seeds=(0, 1), max_epochs=3))
 
 
@@ -23,7 +23,8 @@ def study(tmp_path_factory, tiny_bert, shared_data):
 
     store = Store(tmp_path_factory.mktemp("study") / "store")
     messages: list[str] = []
-    entry = run_study(spec_for(str(tiny_bert), shared_data), store, report=lambda m, p: messages.append(m))
+    entry = run_study(spec_for(str(tiny_bert), shared_data), store, workers=2,
+                      report=lambda m, p: messages.append(m))
     return store, entry, messages
 
 
@@ -85,7 +86,7 @@ def test_interrupted_study_resumes_without_redoing_stored_steps(tmp_path, tiny_b
     from analysis.store import Store
 
     store = Store(tmp_path / "store")
-    spec = spec_for(str(tiny_bert), shared_data)
+    spec = spec_for(str(tiny_bert), shared_data, seeds=(1,), probe_tasks=())
 
     class Stop(Exception):
         pass
