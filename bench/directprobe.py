@@ -72,7 +72,7 @@ def spawn(config: dict, timeout: float) -> dict | None:
     except subprocess.TimeoutExpired:
         return None
     if proc.returncode != 0:
-        print(proc.stderr[-2000:], file=sys.stderr)
+        print(f"run {config} failed: {proc.stderr.strip().splitlines()[-1]}", file=sys.stderr)
         return None
     return json.loads(proc.stdout.strip().splitlines()[-1])
 

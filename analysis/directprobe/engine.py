@@ -373,18 +373,21 @@ class Engine:
         order = np.argsort(gaps, kind="stable")
         slots = slots[order]
         big, small = (A, B) if A.size >= B.size else (B, A)
-        unresolved = []
-        for s in slots.tolist():
-            D = self.clusters[s]
-            entry = self.planes.get(big.uid, D.uid)
-            if entry is not None:
-                w, hi, lo = entry
-                hi_small = float((small.points.view @ w).max())
-                if max(hi, hi_small) < lo - self.tol:
-                    self._pending.append((None, D.uid, w, max(hi, hi_small), lo))
-                    c.by_plane += 1
-                    continue
-            unresolved.append((D, entry[0] if entry is not None else None))
+        others = [self.clusters[s] for s in slots.tolist()]
+        entries = [self.planes.get(big.uid, D.uid) for D in others]
+        known = [k for k, entry in enumerate(entries) if entry is not None]
+        held = np.zeros(len(others), dtype=bool)
+        if known:
+            W = np.stack([entries[k][0] for k in known])
+            hi = np.maximum(np.array([entries[k][1] for k in known]), (small.points.view @ W.T).max(0))
+            lo = np.array([entries[k][2] for k in known])
+            held[known] = hi < lo - self.tol
+            for k, h in zip(known, hi.tolist()):
+                if held[k]:
+                    self._pending.append((None, others[k].uid, entries[k][0], h, entries[k][2]))
+            c.by_plane += int(held.sum())
+        unresolved = [(D, None if entries[k] is None else entries[k][0])
+                      for k, D in enumerate(others) if not held[k]]
         if not unresolved:
             return True
         M = np.vstack([big.points.view, small.points.view])
