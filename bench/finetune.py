@@ -164,7 +164,8 @@ def main() -> None:
             n = len(snapshot_steps(epochs * per_epoch, per_epoch, 0, every_epochs))
             name = "default" if every_epochs == auto else f"snapshot_epochs_{every_epochs}"
             result["pos_projection"][name] = {
-                "snapshot_epochs": every_epochs, "snapshots": n, "overhead": n * snap["snapshot_seconds"] / train_seconds,
+                "snapshot_epochs": every_epochs, "snapshots": n,
+                "overhead": n * snap["snapshot_seconds"] / train_seconds,
                 "eval_overhead": (epochs + 1) * snap["eval_seconds"] / train_seconds}
         if args.tasks:
             for task in TASKS:

@@ -244,7 +244,8 @@ def test_cli_seeds_runs_ls_and_spread(store, tiny_bert, shared_data, capsys):
     accuracies = [r["test_accuracy"] for r in out["runs"]]
     assert spread["n_seeds"] == 2 and spread["mean"] == pytest.approx(np.mean(accuracies))
     assert spread["min"] == min(accuracies) and spread["max"] == max(accuracies)
-    assert spread["failed_seeds"] == [r["seed"] for r in out["runs"] if r["test_accuracy"] <= spread["majority_baseline"]]
+    baseline = spread["majority_baseline"]
+    assert spread["failed_seeds"] == [r["seed"] for r in out["runs"] if r["test_accuracy"] <= baseline]
 
     assert main(["runs", "ls", "--store", str(store.root), "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)

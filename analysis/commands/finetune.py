@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     t = p.add_argument_group("training (part of a run's identity)")
     t.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help="epochs (default %(default)s)")
     t.add_argument("--steps", type=int, default=None, help="total updates, overriding --epochs (train longer)")
-    t.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, help="sentences per update (default %(default)s)")
+    t.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size,
+                   help="sentences per update (default %(default)s)")
     t.add_argument("--lr", type=float, default=DEFAULTS.lr, help="peak learning rate (default %(default)s)")
     t.add_argument("--weight-decay", type=float, default=DEFAULTS.weight_decay, help="default %(default)s")
     t.add_argument("--warmup", type=float, default=DEFAULTS.warmup,
@@ -40,14 +41,16 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     t.add_argument("--sample-seed", type=int, default=DEFAULTS.sample_seed,
                    help="seed of the down-sampling, fixed across training seeds (default %(default)s)")
     t.add_argument("--batching", choices=BATCHINGS, default=DEFAULTS.batching,
-                   help="length: shuffled batches of similar-length sentences (less padding); random (default %(default)s)")
+                   help="length: shuffled batches of similar-length sentences (less padding), or random "
+                        "(default %(default)s)")
     s = p.add_argument_group("snapshots (what a run records)")
     s.add_argument("--snapshot-every", type=int, default=SNAPSHOT_DEFAULTS.every,
                    help="also snapshot every N updates, 0 for none (default %(default)s)")
     s.add_argument("--snapshot-epochs", type=int, default=SNAPSHOT_DEFAULTS.epochs,
                    help="snapshot at the end of every K-th epoch, 0 for none (default: as often as 10%% of "
                         "the training time allows; update 0 and the end are always snapshotted)")
-    s.add_argument("--probe-tasks", default="", help="other tasks whose targets each snapshot also stores, e.g. dep,trec-50")
+    s.add_argument("--probe-tasks", default="",
+                   help="other tasks whose targets each snapshot also stores, e.g. dep,trec-50")
     s.add_argument("--dtype", choices=["float32", "float16"], default=SNAPSHOT_DEFAULTS.dtype)
     s.add_argument("--keep-weights", action="store_true", help="keep the model weights of every snapshot")
     s.add_argument("--batch-tokens", type=int, default=SNAPSHOT_DEFAULTS.batch_tokens,
@@ -69,8 +72,11 @@ class TrainBar:
         if self.quiet:
             return
         if stage == "train":
-            if self.train is None:
-                self.train = tqdm(total=total, desc=self.desc, unit="update")
+            if self.snapshot is not None:
+                self.snapshot.close()
+                self.stage, self.snapshot = "", None
+            if self.train is None:  # a resumed run starts counting after its checkpoint
+                self.train = tqdm(total=total, initial=done - 1, desc=self.desc, unit="update")
             self.train.update(done - self.train.n)
             return
         if stage != self.stage:

@@ -115,7 +115,7 @@ def run_metrics(store: Store, run: str) -> pd.DataFrame:
 
 
 def seed_spread(runs: pd.DataFrame) -> pd.DataFrame:
-    """Across-seed summary of the final test accuracy of each group of finished runs (``runs`` from :func:`list_runs`)."""
+    """Across-seed summary of the final test accuracy per group of finished runs (``runs``: :func:`list_runs`)."""
     done = runs[runs["status"] == "done"]
     rows = []
     for group, sub in done.groupby("group", sort=False):

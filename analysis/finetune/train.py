@@ -161,7 +161,8 @@ class _Training:
         self.tokenizer, encoder = load_model(self.ref)
         self.pad_id = self.tokenizer.pad_token_id or 0
         max_len = min(int(getattr(encoder.config, "max_position_embeddings", 512)), 512)
-        self.train_inputs, self.test_inputs = prepare(self.tokenizer, train, max_len), prepare(self.tokenizer, test, max_len)
+        self.train_inputs = prepare(self.tokenizer, train, max_len)
+        self.test_inputs = prepare(self.tokenizer, test, max_len)
         self.train_labels = torch.from_numpy(train.labels)
         self.test_labels = torch.from_numpy(test.labels)
         self.per_epoch = updates_per_epoch(self.train_inputs, o.batch_size)
