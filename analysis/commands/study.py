@@ -43,6 +43,12 @@ class StudyBar:
 
     def __init__(self, quiet: bool):
         self.quiet, self.bar = quiet, None
+        self.left = ""
+
+    def inner(self, stage: str, done: int, total: int) -> None:
+        """A fine-tuning step's own progress, shown after the study's."""
+        if self.bar is not None and not self.quiet:
+            self.bar.set_postfix_str(f"{stage} {done}/{total}{self.left}")
 
     def __call__(self, message: str, progress: StudyProgress) -> None:
         if self.quiet:
@@ -51,7 +57,8 @@ class StudyBar:
             self.bar = tqdm(total=100, unit="%", bar_format="{l_bar}{bar}| {n:.0f}% [{elapsed}{postfix}]")
         self.bar.set_description(message[:60])
         left = progress.seconds_left()
-        self.bar.set_postfix_str("" if left is None else f"~{left / 60:.0f} min left")
+        self.left = "" if left is None else f", ~{left / 60:.0f} min left"
+        self.bar.set_postfix_str(self.left.lstrip(", "))
         self.bar.update(100 * progress.fraction - self.bar.n)
 
     def close(self) -> None:
@@ -77,7 +84,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         bar = StudyBar(args.json)
         start = time.perf_counter()
         try:
-            entry = run_study(spec, store, workers=args.workers, report=bar)
+            entry = run_study(spec, store, workers=args.workers, report=bar, step_progress=bar.inner)
         finally:
             bar.close()
         linearity = study_table(store, entry.key, "linearity")
