@@ -108,3 +108,12 @@ def test_interrupted_study_resumes_without_redoing_stored_steps(tmp_path, tiny_b
     assert int(skipped[-1].split()[0]) >= 3, skipped
     assert not any(m in messages for m in done), "stored steps are not run again"
     assert entry.kind == "study"
+
+
+def test_study_cli_reports_bad_input_without_a_traceback(tmp_path, capsys):
+    from analysis.cli import main
+
+    assert main(["study", "--store", str(tmp_path)]) == 2
+    assert "give --task or --tasks" in capsys.readouterr().err
+    assert main(["study", "--tasks", "pos,nope", "--store", str(tmp_path)]) == 2
+    assert "unknown task(s) nope" in capsys.readouterr().err
