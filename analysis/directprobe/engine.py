@@ -338,7 +338,7 @@ class Engine:
         once per label pair, when clusters big enough to make a full check costly first meet."""
         if self.label_sep[a, b] == 0 and points >= LABEL_TRIGGER:
             self.counters.label_pair_tests += 1
-            w, _ = quick_separator(self.X[self.y == a], self.X[self.y == b], self.tol)
+            w, _ = quick_separator(self.X[self.y == a], self.X[self.y == b], self.tol, svm=True)
             self.label_sep[a, b] = self.label_sep[b, a] = 1 if w is not None else -1
         return self.label_sep[a, b] == 1
 

@@ -158,7 +158,7 @@ def lp_separable(A: np.ndarray, B: np.ndarray) -> tuple[int, np.ndarray | None]:
     return (0, w / norm) if norm > 0 else (4, None)
 
 
-def svm_direction(A: np.ndarray, B: np.ndarray, C: float = 100.0, max_iter: int = 300) -> np.ndarray | None:
+def svm_direction(A: np.ndarray, B: np.ndarray, C: float = 100.0, max_iter: int = 100) -> np.ndarray | None:
     """A unit normal from a linear SVM (liblinear) with A on the high side; only a candidate to verify."""
     X = np.vstack([A, B])
     X = X - X.mean(0)
@@ -174,17 +174,15 @@ def svm_direction(A: np.ndarray, B: np.ndarray, C: float = 100.0, max_iter: int 
 
 
 def quick_separator(A: np.ndarray, B: np.ndarray, tol: float, hint: np.ndarray | None = None,
-                    fw_iters: int = 30) -> tuple[np.ndarray | None, np.ndarray]:
-    """Try the cheap methods (hint, Frank-Wolfe, linear SVM) for a plane that holds on every point.
-
-    Returns the verified unit normal (or None) and the best candidate normal to start from.
-    """
+                    fw_iters: int = 30, svm: bool = False) -> tuple[np.ndarray | None, np.ndarray]:
+    """Try the cheap methods (hint, Frank-Wolfe, optionally a linear SVM) for a plane that holds on
+    every point; returns the verified unit normal (or None) and the best candidate to start from."""
     if hint is not None and check_direction(A, B, hint, tol)[0]:
         return hint, hint
     fw = _FrankWolfe.start(A, B, A.mean(0) - B.mean(0) if hint is None else hint)
     if fw.run(fw_iters, tol) and check_direction(A, B, fw.best_w, tol)[0]:
         return fw.best_w, fw.best_w
-    w = svm_direction(A, B)
+    w = svm_direction(A, B) if svm else None
     if w is not None and check_direction(A, B, w, tol)[0]:
         return w, w
     if w is None:
@@ -231,7 +229,7 @@ class _WorkingSets:
 
 
 def _solve_working(A: np.ndarray, B: np.ndarray, tol: float, w: np.ndarray, gap_tol: float,
-                   stop_when_separated: bool, batch: int = 256, max_rounds: int = 40) -> _WorkingSets:
+                   stop_when_separated: bool, batch: int = 128, max_rounds: int = 60) -> _WorkingSets:
     """Solve on subsets, adding the points beyond the subset's slab, until none is left (optimal),
     the bounds meet within ``gap_tol``, or (optionally) a plane is verified on every point."""
     state = _WorkingSets(0.0, np.inf, None, np.zeros(len(A), bool), np.zeros(len(B), bool))
@@ -266,7 +264,7 @@ def separate(A: np.ndarray, B: np.ndarray, *, tol: float, hint: np.ndarray | Non
              lp_batch: int = 64, max_rounds: int = 50) -> Separation:
     """Decide exactly whether conv(A) and conv(B) are disjoint.
 
-    The cheap methods of :func:`quick_separator` come first, then maximum-margin planes of growing
+    Frank-Wolfe (:func:`quick_separator`) comes first, then maximum-margin planes of growing
     working sets (:func:`_solve_working`), each verified on every point.  If the working sets touch,
     HiGHS decides on them: infeasible proves the overlap; otherwise its plane is checked on every
     point and its working set grows by the worst violators.
