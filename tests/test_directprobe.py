@@ -258,3 +258,28 @@ def test_bad_input_is_refused() -> None:
         directprobe(np.zeros((3, 2)), np.array([0, 1]))
     with pytest.raises(ValueError):
         directprobe(np.array([[0.0, np.nan]]), np.array([0]))
+
+
+@pytest.mark.slow
+def test_engine_matches_plain_on_larger_inputs() -> None:
+    rng = np.random.default_rng(13)
+    X = rng.normal(size=(120, 5))
+    y = rng.integers(0, 4, 120)
+    plain = plain_directprobe(X, y)
+    result = directprobe(X, y)
+    assert (result.assignment == plain.assignment).all()
+    assert result.stats["lp_calls"] < plain.lp_calls
+
+
+@pytest.mark.slow
+def test_cli_stores_a_result(tmp_path, shared_data) -> None:
+    import json
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "analysis", "directprobe", "--task", "ps-role", "--split", "dev", "--layer", "6",
+           "--json", "--store", str(tmp_path / "store"), "--data-dir", str(shared_data)]
+    out = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+    assert out["n_points"] > 400 and out["n_clusters"] >= out["n_labels"] and not out["hit"]
+    again = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+    assert again["hit"] and again["key"] == out["key"] and again["n_clusters"] == out["n_clusters"]
