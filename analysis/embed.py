@@ -154,6 +154,20 @@ def batches(plan: Plan, batch_tokens: int, max_padding: float = 0.1) -> list[lis
     return out
 
 
+def batch_tensors(plan: Plan, seqs: list[int], pad_id: int) -> tuple[Any, Any]:
+    """Padded ``input_ids`` and ``attention_mask`` tensors for the given plan sequences."""
+    import torch
+
+    width = max(len(plan.sequences[i].ids) for i in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for row, i in enumerate(seqs):
+        seq = plan.sequences[i].ids
+        ids[row, :len(seq)] = torch.tensor(seq)
+        mask[row, :len(seq)] = 1
+    return ids, mask
+
+
 def extract(model: Any, tokenizer: Any, data: TaskData, outputs: list[np.ndarray], *,
             batch_tokens: int = 8192, progress: Progress | None = None) -> dict[str, int]:
     """Run the encoder over ``data`` and write each layer's target vectors into ``outputs[layer]``.
@@ -174,13 +188,8 @@ def extract(model: Any, tokenizer: Any, data: TaskData, outputs: list[np.ndarray
     try:
         with torch.inference_mode():
             for batch in batches(plan, batch_tokens):
-                width = max(len(plan.sequences[i].ids) for i in batch)
-                ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-                mask = torch.zeros((len(batch), width), dtype=torch.long)
-                for row, i in enumerate(batch):
-                    seq = plan.sequences[i].ids
-                    ids[row, :len(seq)] = torch.tensor(seq)
-                    mask[row, :len(seq)] = 1
+                ids, mask = batch_tensors(plan, batch, pad_id)
+                width = ids.shape[1]
                 device = next(model.parameters()).device
                 hidden = model(input_ids=ids.to(device), attention_mask=mask.to(device),
                                output_hidden_states=True).hidden_states

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import PROJECT_ROOT
-from .store import Store
+from .store import Store, process_alive
 
 RUNNING, DONE, FAILED, CANCELLED, LOST = "running", "done", "failed", "cancelled", "lost"
 PERCENT = re.compile(r"(\d{1,3})%\|")
@@ -123,7 +123,7 @@ def read(folder: Path) -> Job:
     status = _read_json(folder / "status.json")
     pid = status.get("pid")
     state = status.get("state", RUNNING)
-    if state == RUNNING and not _starting(job, status) and not (pid and _alive(pid)):
+    if state == RUNNING and not _starting(job, status) and not (pid and process_alive(pid)):
         state = CANCELLED if (folder / "cancel").exists() else LOST
     return Job(id=job["id"], name=job["name"], argv=job["argv"], folder=folder, created=job["created"],
                state=state, pid=pid, returncode=status.get("returncode"), ended=status.get("ended"))
@@ -168,9 +168,9 @@ def cancel(store: Store, job_id: str, grace: float = 5.0) -> Job:
     if job.pid is None:
         return job
     _signal_group(job.pid, signal.SIGTERM)
-    while time.time() < deadline and _alive(job.pid):
+    while time.time() < deadline and process_alive(job.pid):
         time.sleep(0.1)
-    if _alive(job.pid):
+    if process_alive(job.pid):
         _signal_group(job.pid, signal.SIGKILL)
     return get(store, job_id)
 
@@ -180,20 +180,6 @@ def _signal_group(pid: int, sig: int) -> None:
         os.killpg(pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (exited, not yet reaped) is not alive
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -331,7 +331,7 @@ class Store:
         for path in self.tmp.iterdir():
             parts = path.name.split(".")
             pid = int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
-            if pid is not None and _alive(pid):
+            if pid is not None and process_alive(pid):
                 continue
             shutil.rmtree(path, ignore_errors=True)
             removed += 1
@@ -344,11 +344,16 @@ class Store:
         return path
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, exited but not yet reaped, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return True

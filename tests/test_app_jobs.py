@@ -5,6 +5,7 @@ import sys
 import time
 
 from analysis import jobs
+from analysis.store import process_alive
 
 
 def wait_until(predicate, timeout: float = 60.0) -> None:
@@ -43,7 +44,7 @@ def test_progress_is_read_from_the_log_and_cancel_stops_the_group(store):
     assert running.active and running.pid
     cancelled = jobs.cancel(store, job.id, grace=10)
     assert cancelled.state == jobs.CANCELLED
-    assert not jobs._alive(running.pid)
+    assert not process_alive(running.pid)
 
 
 def test_a_job_whose_process_vanished_is_lost(store):

@@ -48,18 +48,6 @@ def prepare(tokenizer: Any, data: TaskData, max_len: int) -> Inputs:
     return Inputs(data, plan, sequences, targets, tokens)
 
 
-def batch_tensors(plan: Plan, seqs: list[int], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Padded ``input_ids`` and ``attention_mask`` for the given plan sequences."""
-    width = max(len(plan.sequences[i].ids) for i in seqs)
-    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for row, i in enumerate(seqs):
-        seq = plan.sequences[i].ids
-        ids[row, :len(seq)] = torch.tensor(seq)
-        mask[row, :len(seq)] = 1
-    return ids, mask
-
-
 def epoch_batches(inputs: Inputs, batch_size: int, seed: int, epoch: int, batching: str) -> list[list[int]]:
     """The sentence batches of one epoch, a pure function of (seed, epoch) so a resumed run replays them.
 

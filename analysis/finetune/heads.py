@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from ..embed import Plan, _pool
-from .examples import batch_tensors
+from ..embed import batch_tensors
 
 
 class TargetClassifier(nn.Module):
