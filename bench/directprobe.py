@@ -32,7 +32,7 @@ def load(task: str, layer: int | tuple[int, int], n: int | None) -> tuple[np.nda
     """The first ``n`` targets of a fixed random order (nested subsets), one layer or two side by side."""
     entry = embed(task, SPLITS[task], store=Store())
     layers = layer if isinstance(layer, tuple) else (layer,)
-    X = np.hstack([np.asarray(representation(entry, l)[0], dtype=np.float64) for l in layers])
+    X = np.hstack([np.asarray(representation(entry, k)[0], dtype=np.float64) for k in layers])
     y = np.asarray(entry.array("labels"))
     order = np.random.default_rng(0).permutation(len(y))[: n or len(y)]
     return X[order], y[order]

@@ -49,7 +49,7 @@ def assert_exact_partition(result: DirectProbeResult, X: np.ndarray, y: np.ndarr
     parts = clusters_of(result, X)
     labels = result.cluster_labels
     twins = {int(result.assignment[p]) for group in result.conflicts for p in group["points"]}
-    for i, members in enumerate(parts):
+    for i in range(len(parts)):
         assert (y[result.assignment == i] == labels[i]).all()
     for i in range(len(parts)):
         for j in range(i + 1, len(parts)):

@@ -101,8 +101,9 @@ class Progress:
         if hasattr(self.target, "update"):
             self.target.update(counters.merges - self.done)
             self.done = counters.merges
-            self.target.set_postfix(lp=counters.lp_calls, ball=counters.by_ball, plane=counters.by_plane,
-                                    quick=counters.by_quick, labels=counters.by_label_pair, rejected=counters.rejections, refresh=False)
+            self.target.set_postfix(lp=counters.lp_calls, labels=counters.by_label_pair, ball=counters.by_ball,
+                                    plane=counters.by_plane, quick=counters.by_quick, nearest=counters.by_nearest,
+                                    rejected=counters.rejections, refresh=False)
         else:
             self.target({"merges": counters.merges, "total": self.total, **stats})
 
