@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     p.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer)
     p.add_argument("--reinit-layers", type=int, default=0)
     p.add_argument("--train-size", type=int, default=None)
+    p.add_argument("--snapshot-every", type=int, default=0, help="also snapshot every N updates (default: none)")
+    p.add_argument("--snapshot-epochs", type=int, default=None,
+                   help="snapshot every K-th epoch end, 0 for none (default: as many as fit 10%% of training)")
     p.add_argument("--probe-layers", choices=["last", "all", "none"], default="last",
                    help="layers the MLP probes are trained on (default: last)")
     p.add_argument("--workers", type=int, default=1, help="local processes for DirectProbe and probe steps")
@@ -78,6 +81,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                          data_dir=args.data_dir)
     specs = [dataclasses.replace(s, probes=dataclasses.replace(s.probes, layers=args.probe_layers))
              if s.probes.layers != args.probe_layers else s for s in specs]
+    if args.preset != "quick":
+        specs = [dataclasses.replace(s, snapshots=dataclasses.replace(s.snapshots, every=args.snapshot_every,
+                                                                      epochs=args.snapshot_epochs)) for s in specs]
     store = Store(args.store)
     studies = []
     for spec in specs:
