@@ -11,8 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..embed import Plan, _pool
-from ..embed import batch_tensors
+from ..embed import Plan, _pool, batch_tensors
 
 
 class TargetClassifier(nn.Module):
