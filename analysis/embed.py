@@ -8,7 +8,6 @@ is farthest from an edge, so no word is dropped or misaligned.
 """
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -182,7 +181,6 @@ def extract(model: Any, tokenizer: Any, data: TaskData, outputs: list[np.ndarray
     parts_of_seq = _targets_by_sequence(plan)
     pad_id = tokenizer.pad_token_id or 0
     done = 0
-    torch.set_num_threads(os.cpu_count() or 1)
     was_training = model.training
     model.eval()
     try:
