@@ -229,7 +229,7 @@ class _WorkingSets:
 
 
 def _solve_working(A: np.ndarray, B: np.ndarray, tol: float, w: np.ndarray, gap_tol: float,
-                   stop_when_separated: bool, batch: int = 128, max_rounds: int = 60) -> _WorkingSets:
+                   stop_when_separated: bool, batch: int = 64, max_rounds: int = 80) -> _WorkingSets:
     """Solve on subsets, adding the points beyond the subset's slab, until none is left (optimal),
     the bounds meet within ``gap_tol``, or (optionally) a plane is verified on every point."""
     state = _WorkingSets(0.0, np.inf, None, np.zeros(len(A), bool), np.zeros(len(B), bool))
