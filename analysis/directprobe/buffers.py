@@ -17,11 +17,16 @@ class Rows:
     def view(self) -> np.ndarray:
         return self.buf[: self.n]
 
-    def extend(self, rows: np.ndarray) -> None:
+    def with_rows(self, rows: np.ndarray) -> np.ndarray:
+        """A view of the current rows followed by ``rows``, written after them without keeping them."""
         need = self.n + len(rows)
         if need > len(self.buf):
             grown = np.empty((max(need, 2 * len(self.buf)),) + self.buf.shape[1:], dtype=self.buf.dtype)
             grown[: self.n] = self.buf[: self.n]
             self.buf = grown
         self.buf[self.n:need] = rows
-        self.n = need
+        return self.buf[:need]
+
+    def extend(self, rows: np.ndarray) -> None:
+        self.with_rows(rows)
+        self.n += len(rows)

@@ -391,7 +391,7 @@ class Engine:
                       for k, D in enumerate(others) if not held[k]]
         if not unresolved:
             return True
-        M = np.vstack([big.points.view, small.points.view])
+        M = big.points.with_rows(small.points.view)
         for D, hint in unresolved:
             if self._labels_apart(A.label, D.label, size + D.size):
                 c.by_label_pair += 1
