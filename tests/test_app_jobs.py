@@ -4,15 +4,19 @@ from __future__ import annotations
 import sys
 import time
 
+import pytest
+
 from analysis import jobs
 from analysis.store import process_alive
 
 
 def wait_until(predicate, timeout: float = 60.0) -> None:
-    deadline = time.time() + timeout
-    while not predicate():
-        assert time.time() < deadline, "timed out"
+    """Poll ``predicate`` until it holds; fail the test if it never does (a hang, not a speed check)."""
+    for _ in range(int(timeout / 0.1)):
+        if predicate():
+            return
         time.sleep(0.1)
+    pytest.fail(f"condition not reached within {timeout} s")
 
 
 def test_analysis_command_runs_detached_and_records_success(store):

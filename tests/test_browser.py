@@ -67,14 +67,16 @@ def serve(store_root: Path, log_dir: Path) -> Iterator[str]:
                             cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 60
-        while True:
+        for _ in range(200):  # up to about a minute for the server to come up
             try:
                 urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
                 break
             except OSError:
-                assert proc.poll() is None and time.time() < deadline, (log_dir / "streamlit.log").read_text()
+                if proc.poll() is not None:
+                    pytest.fail((log_dir / "streamlit.log").read_text())
                 time.sleep(0.3)
+        else:
+            pytest.fail("streamlit did not start: " + (log_dir / "streamlit.log").read_text())
         yield url
     finally:
         proc.terminate()
