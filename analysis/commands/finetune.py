@@ -22,6 +22,26 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     seeds = p.add_mutually_exclusive_group()
     seeds.add_argument("--seed", type=int, default=None, help="one training seed (default 1)")
     seeds.add_argument("--seeds", default=None, help="many seeds, e.g. 1-20 or 1,3,5-7 (run one after another)")
+    add_training_arguments(p)
+    s = p.add_argument_group("snapshots (what a run records)")
+    s.add_argument("--snapshot-every", type=int, default=SNAPSHOT_DEFAULTS.every,
+                   help="also snapshot every N updates, 0 for none (default %(default)s)")
+    s.add_argument("--snapshot-epochs", type=int, default=SNAPSHOT_DEFAULTS.epochs,
+                   help="snapshot at the end of every K-th epoch, 0 for none (default: as often as 10%% of "
+                        "the training time allows; update 0 and the end are always snapshotted)")
+    s.add_argument("--probe-tasks", default="",
+                   help="other tasks whose targets each snapshot also stores, e.g. dep,trec-50")
+    s.add_argument("--dtype", choices=["float32", "float16"], default=SNAPSHOT_DEFAULTS.dtype)
+    s.add_argument("--keep-weights", action="store_true", help="keep the model weights of every snapshot")
+    s.add_argument("--batch-tokens", type=int, default=SNAPSHOT_DEFAULTS.batch_tokens,
+                   help="padded tokens per extraction batch (memory bound)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads for training (default: torch's own; 1 is faster on a busy shared machine)")
+    p.set_defaults(handler=run)
+
+
+def add_training_arguments(p: argparse.ArgumentParser) -> None:
+    """The training options (everything :class:`TrainOptions` holds), shared by ``finetune`` and ``study``."""
     t = p.add_argument_group("training (part of a run's identity)")
     t.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help="epochs (default %(default)s)")
     t.add_argument("--steps", type=int, default=None, help="total updates, overriding --epochs (train longer)")
@@ -43,21 +63,15 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     t.add_argument("--batching", choices=BATCHINGS, default=DEFAULTS.batching,
                    help="length: shuffled batches of similar-length sentences (less padding), or random "
                         "(default %(default)s)")
-    s = p.add_argument_group("snapshots (what a run records)")
-    s.add_argument("--snapshot-every", type=int, default=SNAPSHOT_DEFAULTS.every,
-                   help="also snapshot every N updates, 0 for none (default %(default)s)")
-    s.add_argument("--snapshot-epochs", type=int, default=SNAPSHOT_DEFAULTS.epochs,
-                   help="snapshot at the end of every K-th epoch, 0 for none (default: as often as 10%% of "
-                        "the training time allows; update 0 and the end are always snapshotted)")
-    s.add_argument("--probe-tasks", default="",
-                   help="other tasks whose targets each snapshot also stores, e.g. dep,trec-50")
-    s.add_argument("--dtype", choices=["float32", "float16"], default=SNAPSHOT_DEFAULTS.dtype)
-    s.add_argument("--keep-weights", action="store_true", help="keep the model weights of every snapshot")
-    s.add_argument("--batch-tokens", type=int, default=SNAPSHOT_DEFAULTS.batch_tokens,
-                   help="padded tokens per extraction batch (memory bound)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch threads for training (default: torch's own; 1 is faster on a busy shared machine)")
-    p.set_defaults(handler=run)
+
+
+def train_options(args: argparse.Namespace) -> TrainOptions:
+    """The training options given on the command line (bad values raise ``ValueError``)."""
+    return TrainOptions(
+        epochs=args.epochs, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+        weight_decay=args.weight_decay, warmup=args.warmup, max_grad_norm=args.max_grad_norm or None,
+        dropout=args.dropout, optimizer=args.optimizer, reinit_layers=args.reinit_layers,
+        train_size=args.train_size, sample_seed=args.sample_seed, batching=args.batching)
 
 
 class TrainBar:
@@ -97,11 +111,7 @@ def options_from(args: argparse.Namespace) -> tuple[TrainOptions, SnapshotOption
         seeds = parse_seeds(args.seeds) if args.seeds else [1 if args.seed is None else args.seed]
         if args.threads is not None and args.threads < 1:
             raise ValueError(f"--threads must be at least 1, not {args.threads}")
-        train = TrainOptions(
-            epochs=args.epochs, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-            weight_decay=args.weight_decay, warmup=args.warmup, max_grad_norm=args.max_grad_norm or None,
-            dropout=args.dropout, optimizer=args.optimizer, reinit_layers=args.reinit_layers,
-            train_size=args.train_size, sample_seed=args.sample_seed, batching=args.batching)
+        train = train_options(args)
         probes = tuple(t.strip() for t in args.probe_tasks.split(",") if t.strip())
         snaps = SnapshotOptions(every=args.snapshot_every, epochs=args.snapshot_epochs, probe_tasks=probes,
                                 dtype=args.dtype, keep_weights=args.keep_weights, batch_tokens=args.batch_tokens)

@@ -8,11 +8,11 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from ..finetune import TrainOptions, parse_seeds
-from ..finetune.options import OPTIMIZERS
+from ..finetune import parse_seeds
 from ..store import Store
 from ..study import PRESETS, StudyProgress, preset_specs, run_study, study_table
 from ..tasks import TASKS
+from .finetune import add_training_arguments, train_options
 
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
@@ -24,14 +24,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
                    "of the paper over --tasks) or quick (a smoke test of a few updates)")
     p.add_argument("--seeds", default="1", help="training seeds, e.g. 1-5 (default 1)")
     p.add_argument("--data-dir", default=None, help="folder with the corpora")
-    defaults = TrainOptions()
-    p.add_argument("--epochs", type=int, default=defaults.epochs)
-    p.add_argument("--steps", type=int, default=None, help="total updates (overrides --epochs)")
-    p.add_argument("--lr", type=float, default=defaults.lr)
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer)
-    p.add_argument("--reinit-layers", type=int, default=0)
-    p.add_argument("--train-size", type=int, default=None)
+    add_training_arguments(p)
     p.add_argument("--snapshot-every", type=int, default=0, help="also snapshot every N updates (default: none)")
     p.add_argument("--snapshot-epochs", type=int, default=None,
                    help="snapshot every K-th epoch end, 0 for none (default: as many as fit 10%% of training)")
@@ -75,8 +68,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         raise ValueError("give --task or --tasks")
     if unknown := [t for t in tasks if t not in TASKS]:
         raise ValueError(f"unknown task(s) {', '.join(unknown)}; tasks are {', '.join(TASKS)}")
-    train = TrainOptions(epochs=args.epochs, steps=args.steps, lr=args.lr, batch_size=args.batch_size,
-                         optimizer=args.optimizer, reinit_layers=args.reinit_layers, train_size=args.train_size)
+    train = train_options(args)
     specs = preset_specs(args.preset, tasks, model=args.model, seeds=tuple(parse_seeds(args.seeds)), train=train,
                          data_dir=args.data_dir)
     specs = [dataclasses.replace(s, probes=dataclasses.replace(s.probes, layers=args.probe_layers))
