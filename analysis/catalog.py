@@ -56,9 +56,16 @@ def studies(store: Store) -> pd.DataFrame:
 
 
 def study_runs(store: Store, model: str, task: str) -> pd.DataFrame:
-    """The fine-tuning runs of ``model`` on ``task`` (rows of :func:`analysis.finetune.list_runs`)."""
+    """The fine-tuning runs of ``model`` on ``task`` (rows of :func:`analysis.finetune.list_runs`).
+
+    Ordered by seed, then recipe, then run id, so menus list them the same way on every machine
+    (creation times tie when runs start together).
+    """
     runs = list_runs(store)
-    return runs[(runs["model"] == model) & (runs["task"] == task)].reset_index(drop=True)
+    mine = runs[(runs["model"] == model) & (runs["task"] == task)]
+    order = mine.assign(_recipe=[recipe_label(r) for _, r in mine.iterrows()])
+    order = order.sort_values(["seed", "_recipe", "run"], kind="stable")
+    return mine.loc[order.index].reset_index(drop=True)
 
 
 def run_label(run: pd.Series) -> str:
