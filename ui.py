@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import pandas as pd
@@ -409,15 +410,24 @@ def _poll_job(job_id: str) -> None:
 
 
 def ensure_app() -> None:
-    """Make sure ``app.py`` (navigation, sidebar) runs around this page; call first on every page.
+    """Make sure this page runs inside ``app.py`` (navigation, sidebar); every page calls it first.
 
-    Streamlit bug workaround: with a ``pages/`` folder, a server's first request for a page other
-    than the home page (a shared deep link after a restart) runs that page file alone, in the old
-    pages-folder mode; ``st.navigation`` only switches that mode off once ``app.py`` has run.
-    Switch it off and rerun, which goes through ``app.py`` to the same page.
+    Streamlit decides once per server process, when the first session starts, whether the app is
+    an old-style multipage app: it is if a ``pages/`` folder sits beside the main script, until
+    some run calls ``st.navigation``. Every session whose first run begins before that runs in
+    the old mode, where a URL such as ``/linearity`` executes ``pages/linearity.py`` on its own,
+    under a navigation of every file in ``pages/`` (plus ``app`` itself). So the check is per run:
+    if ``app.py`` is among the registered pages, ``st.navigation`` has not run in this run; switch
+    the old mode off and rerun, which goes through ``app.py`` to the same page and query string.
     """
     from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-    if PagesManager.uses_pages_directory:
+    ctx = get_script_run_ctx()
+    if ctx is None:
+        return
+    main = Path(ctx.pages_manager.main_script_path).resolve()
+    if any(p.get("script_path") and Path(p["script_path"]).resolve() == main
+           for p in ctx.pages_manager.get_pages().values()):
         PagesManager.uses_pages_directory = False
         st.rerun()

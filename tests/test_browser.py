@@ -119,7 +119,6 @@ CHARTS = {"embeddings": 1, "compare": 2, "centroids": 2, "layers": 2, "stability
 
 def test_every_page_opens_without_error(browser, server, dashboard_store):  # noqa: F811
     run = a_run(dashboard_store)
-    # The fresh server's first request is a deep link (not the home page): see ui.ensure_app.
     for name in PAGES[1:] + PAGES[:1]:
         path = "" if name == "overview" else name
         page = open_page(browser, f"{server}/{path}?task=trec-6&run={run}&split=test&layer=2", name,
@@ -127,6 +126,26 @@ def test_every_page_opens_without_error(browser, server, dashboard_store):  # no
         assert_no_error(page)
         assert page.locator('[data-testid="stSidebar"] label', has_text="Fine-tuning run").count() == 1
         page.close()
+
+
+def test_a_fresh_server_opens_deep_links_first(browser, dashboard_store, tmp_path):  # noqa: F811
+    """Regression: on a freshly started server, sessions whose first request is a page's own URL
+    (several at once, as after a restart with shared links open) show that page inside the app,
+    not the bare ``pages/`` list with "Nothing is stored yet" (see ``ui.ensure_app``)."""
+    titles = {"linearity": "Linearity", "layers": "Layers", "embeddings": "Embeddings · layer 1"}
+    for url in serve(dashboard_store.root, tmp_path):
+        tabs = {name: browser.new_page(viewport=VIEWPORT) for name in titles}
+        for name, tab in tabs.items():
+            tab.goto(f"{url}/{name}?task=trec-6&layer=1", wait_until="commit")
+        for name, tab in tabs.items():
+            tab.wait_for_selector("h1", timeout=60_000)
+            tab.wait_for_function(READY, timeout=60_000)
+            assert tab.locator("h1").first.inner_text() == titles[name]
+            assert tab.get_by_text("Nothing is stored yet").count() == 0
+            assert tab.locator('[data-testid="stSidebar"] label', has_text="Fine-tuning run").count() == 1
+            assert tab.locator('[data-testid="stSidebarNav"]').count() == 0  # no bare pages/ list
+            assert_no_error(tab)
+            tab.close()
 
 
 def test_presentation_mode_and_a_shared_link(browser, server):
