@@ -14,7 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analysis import catalog, figures, jobs
+from analysis import catalog, figures, jobs, views
 from analysis.colors import label_colors
 from analysis.config import store_dir
 from analysis.store import Entry, Store
@@ -45,7 +45,7 @@ def studies(root: str) -> pd.DataFrame:
 
 @st.cache_data(ttl=3, show_spinner=False)
 def study_summary(root: str) -> pd.DataFrame:
-    return catalog.study_summary(Store(root))
+    return views.study_summary(Store(root))
 
 
 @st.cache_data(ttl=3, show_spinner=False)
@@ -329,19 +329,20 @@ def need_run(sel: Selection, what: str) -> None:
 
 
 @st.cache_data(show_spinner="Computing centroid paths…", max_entries=32)
-def centroid_paths(root: str, run: str, steps: pd.DataFrame, layer: int) -> tuple[pd.DataFrame, list[float]]:
-    proj = catalog.centroid_paths(Store(root), steps, layer)
-    return proj.points, [float(v) for v in proj.explained_variance_ratio]
+def centroid_paths(root: str, run: str, task: str, split: str, steps: pd.DataFrame,
+                   layer: int) -> views.Paths:
+    return views.centroid_paths(Store(root), steps, layer, run, task, split)
 
 
 @st.cache_data(show_spinner="Computing centroid shifts…", max_entries=32)
-def centroid_shift(root: str, before: str, after: str, layer: int) -> pd.DataFrame:
-    return catalog.centroid_shift(Store(root), before, after, layer).points
+def centroid_shift(root: str, run: str, task: str, split: str, steps: pd.DataFrame, upto: int,
+                   layer: int) -> pd.DataFrame:
+    return views.centroid_shift(Store(root), steps, upto, layer, run, task, split)
 
 
 @st.cache_data(ttl=3, show_spinner=False)
-def stored_layer_similarity(root: str, run: str, task: str, split: str) -> pd.DataFrame | None:
-    return catalog.stored_layer_similarity(Store(root), run, task, split)
+def layer_similarity(root: str, run: str, task: str, split: str) -> pd.DataFrame | None:
+    return views.layer_similarity(Store(root), run, task, split)
 
 
 def last_line(job: jobs.Job) -> str:
@@ -372,23 +373,24 @@ def offer_job(what: str, target: str, kwargs: dict[str, Any], key: str) -> None:
 
 @st.cache_data(ttl=3, show_spinner=False)
 def clusters(root: str, entry: str, layer: int) -> tuple[list[str], list[str], list[str]] | None:
-    return catalog.clusters(Store(root), entry, layer)
+    return views.clusters(Store(root), entry, layer)
 
 
 @st.cache_data(ttl=3, show_spinner=False)
 def missing_directprobe(root: str, entries: tuple[str, ...], layers: tuple[int, ...]) -> list[tuple[str, int]]:
-    return catalog.missing_directprobe(Store(root), list(entries), list(layers))
+    return views.missing_directprobe(Store(root), list(entries), list(layers))
 
 
-def need_directprobe(what: str, entries: Sequence[str], layers: Sequence[int], key: str) -> None:
-    """Stop the page, offering the DirectProbe runs it needs in the background, unless all are stored."""
+def need_directprobe(what: str, entries: Sequence[str], layers: Sequence[int], key: str, stop: bool = True) -> None:
+    """Offer the DirectProbe runs a page needs in the background, unless all are stored; and stop the page
+    there (unless ``stop`` is false: the page draws what it has)."""
     root = str(store().root)
     missing = missing_directprobe(root, tuple(entries), tuple(int(l) for l in layers))
     if not missing:
         return
     todo_entries = sorted({e for e, _ in missing}, key=list(entries).index)
     todo_layers = sorted({l for _, l in missing})
-    target, kwargs = "analysis.catalog:directprobe_layers", {"entries": todo_entries, "layers": todo_layers}
+    target, kwargs = "analysis.views:directprobe_layers", {"entries": todo_entries, "layers": todo_layers}
     failed = [j for j in jobs.list_jobs(store()) if j.name == job_name(target, kwargs) and j.state == jobs.FAILED]
     if failed and len(missing) < len(entries) * len(layers):
         st.warning(f"DirectProbe could not be computed for layer(s) {', '.join(map(str, todo_layers))}; they are "
@@ -397,7 +399,8 @@ def need_directprobe(what: str, entries: Sequence[str], layers: Sequence[int], k
     offer_job(f"{what} needs DirectProbe on {len(missing)} representation/layer pair(s) (layers "
               f"{', '.join(map(str, todo_layers))}); each takes seconds to minutes depending on its size.",
               target, kwargs, key)
-    st.stop()
+    if stop:
+        st.stop()
 
 
 def _poll_job(job_id: str) -> None:

@@ -162,7 +162,8 @@ def main() -> None:
         size = sum(f.stat().st_size for f in store.entries.rglob("*.npy")) / 2**30
         print(f"generated {args.snapshots} snapshots × {args.layers} layers × {args.targets} targets × {args.dim} "
               f"dims ({size:.1f} GiB) in {time.perf_counter() - start:.0f} s")
-        from analysis.catalog import compute_layer_similarity, snapshot_steps
+        from analysis.catalog import snapshot_steps
+        from analysis.views import compute_layer_similarity
 
         start = time.perf_counter()
         compute_layer_similarity(store, run, TASK, "test")

@@ -2,7 +2,7 @@
 import streamlit as st
 
 import ui
-from analysis import catalog
+from analysis import catalog, views
 from analysis.figures import cross_task_figure
 
 ui.ensure_app()
@@ -17,9 +17,16 @@ if pairs.empty or not others:
                          ["finetune", "--model", sel.model, "--task", sel.task, "--probe-tasks",
                           ",".join(t for t in ("pos", "trec-6") if t != sel.task)], "compute-cross")
     st.stop()
-ui.need_directprobe("The cross-task matrix", list(dict.fromkeys([*pairs["before"], *pairs["after"]])), [sel.layer],
-                    "compute-cross-dp")
-table = catalog.cross_task(store, pairs, sel.layer)
+entries = list(dict.fromkeys([*pairs["before"], *pairs["after"]]))
+missing = {e for e, _ in ui.missing_directprobe(str(store.root), tuple(entries), (sel.layer,))}
+ready = pairs[~pairs["before"].isin(missing) & ~pairs["after"].isin(missing)]
+if ready.empty:
+    ui.need_directprobe("The cross-task matrix", entries, [sel.layer], "compute-cross-dp")
+elif missing:
+    with st.expander(f"{len(pairs) - len(ready)} task pair(s) left out: no DirectProbe results at layer {sel.layer}"):
+        ui.need_directprobe("The rest of the matrix", [e for e in entries if e in missing], [sel.layer],
+                            "compute-cross-dp", stop=False)
+table = views.cross_task(store, ready, sel.layer)
 labels = {"mean_change": "mean change of the minimum distance", "n_increased": "labels moved apart",
           "n_decreased": "labels moved closer"}
 value = ui.synced(st.radio, "Cell value", "cell", list(labels), horizontal=True, format_func=labels.get)

@@ -24,7 +24,7 @@ with c3:
     if clusters is None and not ui.presentation():
         if st.button("Compute DirectProbe clusters", key="compute-clusters", icon=":material/play_arrow:",
                      help="Runs DirectProbe on this layer in the background (see Runs)."):
-            jobs.call(ui.store(), "analysis.catalog:directprobe_layers",
+            jobs.call(ui.store(), "analysis.views:directprobe_layers",
                       {"entries": [sel.entry.key], "layers": [sel.layer]}, f"DirectProbe {sel.slug}")
             st.toast("DirectProbe started; the cluster colouring appears when it is done.")
 

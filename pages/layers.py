@@ -9,11 +9,12 @@ ui.ensure_app()
 sel = ui.need_study(ui.selection())
 st.title("Layers", anchor=False)
 ui.need_run(sel, "layer behaviour")
-table = ui.stored_layer_similarity(str(ui.store().root), sel.run, sel.task, sel.split)
+table = ui.layer_similarity(str(ui.store().root), sel.run, sel.task, sel.split)
 if table is None:
-    ui.offer_job(f"linear CKA and centroid RSA of every layer at all {len(sel.steps)} snapshots against the "
-                 "original layer (about a minute for a BERT-base study).", "analysis.catalog:compute_layer_similarity",
-                 {"run": sel.run, "task": sel.task, "split": sel.split}, "compute-layers")
+    ui.offer_job(f"linear CKA, centroid RSA and spatial similarity of every layer at all {len(sel.steps)} "
+                 "snapshots against the original layer (about a minute for a BERT-base study).",
+                 "analysis.views:compute_layer_similarity", {"run": sel.run, "task": sel.task, "split": sel.split},
+                 "compute-layers")
     st.stop()
 available = [m for m in METRIC_NAMES if table.loc[table["metric"] == m, "value"].notna().any()]
 ordered = available + [m for m in METRIC_NAMES if m not in available]

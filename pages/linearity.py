@@ -2,7 +2,7 @@
 import streamlit as st
 
 import ui
-from analysis import catalog
+from analysis import views
 from analysis.figures import linearity_figure
 
 ui.ensure_app()
@@ -18,7 +18,7 @@ else:
 n_layers = int(sel.entry.summary["n_layers"])
 ui.need_directprobe("The number of clusters", [e for e in (original, fine_tuned) if e], range(n_layers),
                     "compute-linearity")
-table = catalog.linearity(store, original, fine_tuned)
+table = views.linearity(store, original, fine_tuned, sel.run, sel.task, sel.split)
 where = sel.where.split(",")[0]
 ui.show_figure(linearity_figure(table, f"{where}: DirectProbe clusters per layer ({states})"),
                f"linearity-{sel.model_short}-{sel.task}-{sel.split}", data=table,

@@ -2,7 +2,7 @@
 import streamlit as st
 
 import ui
-from analysis import catalog
+from analysis import catalog, views
 from analysis.figures import probe_figure
 
 ui.ensure_app()
@@ -26,10 +26,10 @@ else:
                               "--split", "train" if train is None else "test"], "compute-probe-embed")
         st.stop()
     states = {"original": (train.key, test.key)}
-table = catalog.probe_table(store, states, n_layers)
+table = views.probe_table(store, states, n_layers, sel.run, sel.task)
 if len(table) < len(states) * n_layers:
     ui.offer_job(f"MLP probes (size grid search, 5 seeds) on {len(states)} model state(s) × {n_layers} layers; "
-                 "minutes for a small task, longer for a large one.", "analysis.catalog:probe_layers",
+                 "minutes for a small task, longer for a large one.", "analysis.views:probe_layers",
                  {"pairs": [list(p) for p in states.values()], "layers": list(range(n_layers))}, "compute-probes")
     st.stop()
 where = sel.where.split(",")[0]

@@ -68,7 +68,7 @@ with tabs[1]:
             n_layers = int(store[entries[0]].summary["n_layers"])
             st.caption(f"{len(entries)} representation(s) × {n_layers} layers; stored results are skipped.")
             if st.button("Start", key="start-dp", type="primary", icon=":material/play_arrow:"):
-                jobs.call(store, "analysis.catalog:directprobe_layers",
+                jobs.call(store, "analysis.views:directprobe_layers",
                           {"entries": entries, "layers": list(range(n_layers))}, f"DirectProbe {model} {task}/{split}")
                 st.toast("Started: DirectProbe", icon=":material/play_arrow:")
 with tabs[2]:

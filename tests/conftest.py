@@ -1,4 +1,4 @@
-"""Shared fixtures: the real corpora in ../shared/data and a throw-away store per test."""
+"""Shared fixtures: the real corpora in ../shared/data, a throw-away store per test, a tiny BERT, the dashboard's store."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -59,3 +59,35 @@ def build_tiny_bert(folder: Path, *, layers: int = 2, hidden: int = 32, max_posi
 def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer, 32-dim random BERT with a 64-position window (so long sentences get windowed)."""
     return build_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
+
+
+def build_dashboard_store(root: Path, model: Path, data: Path) -> Store:
+    """The dashboard's test store, made by the real pipeline with the tiny BERT.
+
+    TREC-6 questions and POS words embedded; two short TREC-6 fine-tuning runs (AdamW, BERTAdam;
+    one epoch on 64 questions, snapshots every 2 updates) with nothing analysed, for the pages'
+    "not computed yet" states; and a whole PS-role study (one seed, 6 updates, PS-fxn recorded
+    alongside: fine-tuning with snapshots, DirectProbe on every layer it needs, MLP probes on every
+    layer, its tables), so that every page has real results to draw.
+    """
+    from analysis.embed import embed
+    from analysis.finetune import SnapshotOptions, TrainOptions, finetune
+    from analysis.study import ProbeConfig, StudySpec, run_study
+
+    store = Store(root)
+    for task in ("trec-6", "pos"):
+        embed(task, "test", str(model), store=store, data_dir=data)
+    for optimizer in ("adamw", "bertadam"):
+        finetune("trec-6", str(model), seed=1, store=store, data_dir=data, snapshots=SnapshotOptions(every=2),
+                 options=TrainOptions(epochs=1, train_size=64, batch_size=16, lr=1e-3, optimizer=optimizer))
+    run_study(StudySpec("ps-role", str(model), seeds=(1,), data_dir=str(data),
+                        train=TrainOptions(steps=6, batch_size=32, lr=1e-3),
+                        snapshots=SnapshotOptions(every=3, epochs=0, probe_tasks=("ps-fxn",)),
+                        probes=ProbeConfig(layers="all", hidden_sizes=(32,), seeds=(0, 1), max_epochs=3)), store)
+    return store
+
+
+@pytest.fixture(scope="session")
+def dashboard_store(tmp_path_factory: pytest.TempPathFactory, tiny_bert: Path, shared_data: Path) -> Store:
+    """The dashboard's test store (:func:`build_dashboard_store`), built once per test session."""
+    return build_dashboard_store(tmp_path_factory.mktemp("dashboard") / "store", tiny_bert, shared_data)

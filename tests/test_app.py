@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import base64
-import functools
-import shutil
 import json
+import shutil
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +12,8 @@ import pytest
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from analysis import catalog, jobs
+from analysis import catalog, jobs, views
 from analysis.config import PROJECT_ROOT
-from analysis.embed import embed
 from analysis.finetune import SnapshotOptions, TrainOptions, finetune, list_runs
 from analysis.store import Store
 
@@ -25,20 +22,7 @@ PAGES = ["overview", "embeddings", "linearity", "distances", "centroids", "layer
 
 
 RUN = TrainOptions(epochs=1, train_size=64, batch_size=16, lr=1e-3)
-
-
-@functools.cache
-def build_dashboard_store(root: Path, model: Path, data: Path) -> Store:
-    """Built once per session by the real pipeline with the tiny BERT: TREC-6 questions and POS words
-    embedded, and two short TREC-6 fine-tuning runs (AdamW, BERTAdam) with snapshots every 2 updates."""
-    store = Store(root)
-    for task in ("trec-6", "pos"):
-        embed(task, "test", str(model), store=store, data_dir=data)
-    for optimizer in ("adamw", "bertadam"):
-        finetune("trec-6", str(model), seed=1, options=replace(RUN, optimizer=optimizer),
-                 snapshots=SnapshotOptions(every=2), store=store, data_dir=data)
-    catalog.compute_layer_similarity(store, a_run(store, "adamw"), "trec-6", "test")
-    return store
+"""The options of the dashboard store's TREC-6 runs (see ``conftest.build_dashboard_store``)."""
 
 
 @pytest.fixture(autouse=True)
@@ -54,11 +38,6 @@ def run_app_py_on_every_rerun(monkeypatch):
         PagesManager.uses_pages_directory = False
 
     monkeypatch.setattr(PagesManager, "__init__", init)
-
-
-@pytest.fixture(scope="session")
-def dashboard_store(tmp_path_factory, tiny_bert, shared_data) -> Store:
-    return build_dashboard_store(tmp_path_factory.getbasetemp() / "dashboard-store", tiny_bert, shared_data)
 
 
 def open_app(root: Path, monkeypatch, page: str = "overview", **params: str) -> AppTest:
@@ -101,7 +80,7 @@ def test_every_page_renders_from_a_real_store(dashboard_store, monkeypatch, page
 
 def test_sidebar_offers_only_what_is_stored(dashboard_store, monkeypatch):
     at = open_app(dashboard_store.root, monkeypatch)
-    assert at.sidebar.selectbox(key="task").options == ["pos", "trec-6"]
+    assert at.sidebar.selectbox(key="task").options == ["pos", "ps-fxn", "ps-role", "trec-6"]
     assert at.sidebar.selectbox(key="run").options == ["pre-trained (no fine-tuning)"]
     assert at.sidebar.selectbox(key="split").options == ["test"]
     assert at.sidebar.select_slider(key="layer").options == ["0", "1", "2"]
@@ -112,9 +91,9 @@ def test_sidebar_offers_only_what_is_stored(dashboard_store, monkeypatch):
                                                        "seed 1 · bertadam · 1 epoch · n=64"]
 
 
-def a_run(store: Store, optimizer: str = "adamw") -> str:
+def a_run(store: Store, optimizer: str = "adamw", task: str = "trec-6") -> str:
     runs = list_runs(store)
-    return runs[runs["optimizer"] == optimizer]["run"].iloc[0]
+    return runs[(runs["optimizer"] == optimizer) & (runs["task"] == task)]["run"].iloc[0]
 
 
 def test_a_run_offers_its_snapshots_and_they_change_the_view(dashboard_store, monkeypatch):
@@ -146,16 +125,16 @@ def test_centroid_paths_replay_over_snapshots(dashboard_store, monkeypatch):
 
 
 def test_layers_page_switches_metric(dashboard_store, monkeypatch):
-    at = open_app(dashboard_store.root, monkeypatch, "layers", task="trec-6", run=a_run(dashboard_store),
-                  split="test")
+    at = open_app(dashboard_store.root, monkeypatch, "layers", task="ps-role", run=a_run(dashboard_store, task="ps-role"),
+                  split="train")
     assert_clean(at)
-    assert at.radio(key="metric").value == "cka"
+    assert at.radio(key="metric").value == "spatial"  # the study stored DirectProbe on every layer
     heat = charts(at)[0]
-    assert heat["data"][0]["type"] == "heatmap" and "CKA" in heat["layout"]["title"]["text"]
+    assert heat["data"][0]["type"] == "heatmap" and "spatial" in heat["layout"]["title"]["text"].lower()
+    at.radio(key="metric").set_value("cka").run()
+    assert "CKA" in charts(at)[0]["layout"]["title"]["text"]
     at.radio(key="metric").set_value("rsa").run()
     assert "RSA" in charts(at)[0]["layout"]["title"]["text"]
-    at.radio(key="metric").set_value("spatial").run()
-    assert "DirectProbe" in at.info[0].value
 
 
 def test_layers_not_computed_are_computed_in_the_background(dashboard_store, monkeypatch):
@@ -171,6 +150,22 @@ def test_layers_not_computed_are_computed_in_the_background(dashboard_store, mon
     at.run()
     assert_clean(at)
     assert charts(at)[0]["data"][0]["type"] == "heatmap"
+    at.radio(key="metric").set_value("spatial").run()  # no DirectProbe results for this run
+    assert "DirectProbe" in at.info[0].value
+
+
+def test_study_results_drive_every_analysis_page(dashboard_store, monkeypatch):
+    run = a_run(dashboard_store, task="ps-role")
+    params = {"task": "ps-role", "run": run, "split": "train", "layer": "2"}
+    expected = {"linearity": 1, "distances": 2, "centroids": 2, "probes": 1, "cross_task": 1}
+    for page, n in expected.items():
+        at = open_app(dashboard_store.root, monkeypatch, page, **params)
+        assert_clean(at)
+        assert len(charts(at)) == n, page
+    at = open_app(dashboard_store.root, monkeypatch, "probes", **params)
+    assert sorted({t["name"] for t in charts(at)[0]["data"]}) == ["fine-tuned", "original"]
+    at = open_app(dashboard_store.root, monkeypatch, "embeddings", color="cluster", **params)
+    assert all("·" in t["name"] for t in charts(at)[0]["data"])
 
 
 def test_stability_compares_recipes(dashboard_store, monkeypatch):
@@ -300,10 +295,12 @@ def test_directprobe_pages_offer_the_computation(dashboard_store, monkeypatch):
     assert at.radio(key="color").options == ["label"] and at.button(key="compute-clusters")
 
 
-def test_cross_task_page_asks_for_runs_with_probe_tasks(dashboard_store, monkeypatch):
-    at = open_app(dashboard_store.root, monkeypatch, "cross_task", task="trec-6")
+def test_cross_task_page_draws_the_pairs_with_results_and_offers_the_rest(dashboard_store, monkeypatch):
+    at = open_app(dashboard_store.root, monkeypatch, "cross_task", task="trec-6", layer="2")
     assert_clean(at)
-    assert "other tasks' targets" in at.info[0].value and at.button(key="compute-cross")
+    (matrix,) = charts(at)
+    assert list(matrix["data"][0]["x"]) == ["ps-fxn", "ps-role"] and list(matrix["data"][0]["y"]) == ["ps-role"]
+    assert "needs DirectProbe" in at.info[0].value and at.button(key="compute-cross-dp")  # the TREC-6 runs
 
 
 @pytest.mark.slow
@@ -313,7 +310,8 @@ def test_cross_task_page_finds_probe_task_snapshots(dashboard_store, tiny_bert, 
     finetune("trec-6", str(tiny_bert), seed=2, options=RUN, snapshots=SnapshotOptions(every=2, probe_tasks=("pos",)),
              store=store, data_dir=shared_data)
     pairs = catalog.cross_task_pairs(store, list_runs(store)["model"].iloc[0])
-    assert sorted(zip(pairs["fine_tuned_on"], pairs["analysed_task"])) == [("trec-6", "pos"), ("trec-6", "trec-6")]
+    trec = pairs[pairs["fine_tuned_on"] == "trec-6"]
+    assert sorted(zip(trec["fine_tuned_on"], trec["analysed_task"])) == [("trec-6", "pos"), ("trec-6", "trec-6")]
     at = open_app(store.root, monkeypatch, "cross_task", task="trec-6", layer="2")
     assert_clean(at)
     assert "needs DirectProbe" in at.info[0].value
@@ -329,8 +327,8 @@ def test_probes_page_offers_the_computation(dashboard_store, monkeypatch):
 def test_directprobe_results_drive_linearity_distances_and_clusters(dashboard_store, monkeypatch):
     run = a_run(dashboard_store)
     steps = catalog.snapshot_steps(dashboard_store, run, "trec-6", "test")
-    catalog.directprobe_layers(dashboard_store, list(steps["entry"]), [2])
-    catalog.directprobe_layers(dashboard_store, [steps["entry"].iloc[0], steps["entry"].iloc[-1]], [1])
+    views.directprobe_layers(dashboard_store, list(steps["entry"]), [2])
+    views.directprobe_layers(dashboard_store, [steps["entry"].iloc[0], steps["entry"].iloc[-1]], [1])
     at = open_app(dashboard_store.root, monkeypatch, "distances", task="trec-6", run=run, split="test", layer="2")
     assert_clean(at)
     lines, heat = charts(at)
@@ -371,7 +369,7 @@ def test_probes_page_with_stored_probes(dashboard_store, tmp_path, monkeypatch):
     run = a_run(dashboard_store)
     train = catalog.snapshot_steps(dashboard_store, run, "trec-6", "train")["entry"]
     test = catalog.snapshot_steps(dashboard_store, run, "trec-6", "test")["entry"]
-    catalog.probe_layers(dashboard_store, [[train.iloc[0], test.iloc[0]], [train.iloc[-1], test.iloc[-1]]],
+    views.probe_layers(dashboard_store, [[train.iloc[0], test.iloc[0]], [train.iloc[-1], test.iloc[-1]]],
                            [0, 1, 2])
     at = open_app(dashboard_store.root, monkeypatch, "probes", task="trec-6", run=run)
     assert_clean(at)

@@ -18,7 +18,7 @@ from typing import Iterator
 import pytest
 
 from analysis.config import PROJECT_ROOT
-from test_app import PAGES, a_run, dashboard_store  # noqa: F401  (the shared store fixture)
+from test_app import PAGES, a_run
 
 pytestmark = pytest.mark.browser
 
@@ -52,7 +52,7 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(dashboard_store, tmp_path_factory) -> Iterator[str]:  # noqa: F811
+def server(dashboard_store, tmp_path_factory) -> Iterator[str]:
     require_browser()
     yield from serve(dashboard_store.root, tmp_path_factory.mktemp("server"))
 
@@ -104,6 +104,11 @@ def open_page(browser, url: str, shot: str, charts: int = 0):
         page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {charts}",
                                timeout=60_000)
     page.wait_for_timeout(400)  # let Plotly finish its transitions
+    # Streamlit scrolls inside its main container, so a full-page shot needs a window as tall as the content.
+    height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]')?.scrollHeight ?? 0")
+    if height > VIEWPORT["height"]:
+        page.set_viewport_size({"width": VIEWPORT["width"], "height": height})
+        page.wait_for_timeout(600)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{shot}.png"), full_page=True)
     return page
@@ -114,21 +119,24 @@ def assert_no_error(page) -> None:
         assert page.locator(selector).count() == 0, page.locator(selector).first.inner_text()
 
 
-CHARTS = {"embeddings": 1, "compare": 2, "centroids": 2, "layers": 2, "stability": 2}
+CHARTS = {"embeddings": 1, "linearity": 1, "distances": 2, "centroids": 2, "layers": 2, "probes": 1, "compare": 2,
+          "cross_task": 1, "stability": 2}
+"""The figures each page draws for the dashboard store's study."""
 
 
-def test_every_page_opens_without_error(browser, server, dashboard_store):  # noqa: F811
-    run = a_run(dashboard_store)
+def test_every_page_opens_without_error(browser, server, dashboard_store):
+    """Every page on the PS-role study's run, the first request a deep link; each draws its figures."""
+    run = a_run(dashboard_store, task="ps-role")
     for name in PAGES[1:] + PAGES[:1]:
         path = "" if name == "overview" else name
-        page = open_page(browser, f"{server}/{path}?task=trec-6&run={run}&split=test&layer=2", name,
+        page = open_page(browser, f"{server}/{path}?task=ps-role&run={run}&split=train&layer=2", name,
                          CHARTS.get(name, 0))
         assert_no_error(page)
         assert page.locator('[data-testid="stSidebar"] label', has_text="Fine-tuning run").count() == 1
         page.close()
 
 
-def test_a_fresh_server_opens_deep_links_first(browser, dashboard_store, tmp_path):  # noqa: F811
+def test_a_fresh_server_opens_deep_links_first(browser, dashboard_store, tmp_path):
     """Regression: on a freshly started server, sessions whose first request is a page's own URL
     (several at once, as after a restart with shared links open) show that page inside the app,
     not the bare ``pages/`` list with "Nothing is stored yet" (see ``ui.ensure_app``)."""

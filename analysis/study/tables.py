@@ -5,14 +5,14 @@ original model (update 0) is shared by all seeds and repeated under each.
 """
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 
 from ..embed import representation
 from ..finetune import list_runs, run_metrics, seed_spread
-from ..geometry import (FINE_TUNED, ORIGINAL, LayerSnapshot, centroid_shift_pca, centroid_trajectories,
+from ..geometry import (FINE_TUNED, ORIGINAL, LayerSnapshot, Projection, centroid_shift_pca, centroid_trajectories,
                         cross_task_table, layer_behaviour, linearity_table, min_distance_dynamics,
                         min_distance_extremes, seed_intervals, train_test_divergence)
 from ..results import find_probe, load_directprobe
@@ -100,12 +100,9 @@ def _last_layer_series(store: Store, snaps: pd.DataFrame, task: str) -> Iterator
 def _dynamics(store: Store, snaps: pd.DataFrame, task: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     frames, extremes = [], []
     for seed, group, last in _last_layer_series(store, snaps, task):
-        results = [(int(s), load_directprobe(store, e, last)) for s, e in zip(group["step"], group["entry"])]
-        results = [(s, r) for s, r in results if r is not None]
-        if not results:
+        table = distance_dynamics(store, list(zip(group["step"], group["entry"])), last)
+        if table is None:
             continue
-        names = store[group["entry"].iloc[0]].summary["label_names"]
-        table = min_distance_dynamics([s for s, _ in results], [r.label_distances for _, r in results], names)
         frames.append(table.assign(seed=seed, layer=last))
         extremes.append(min_distance_extremes(table, k=5).assign(seed=seed))
     return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(),
@@ -115,32 +112,60 @@ def _dynamics(store: Store, snaps: pd.DataFrame, task: str) -> tuple[pd.DataFram
 def _centroids(store: Store, snaps: pd.DataFrame, task: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     paths, shifts = [], []
     for seed, group, last in _last_layer_series(store, snaps, task):
-        names = store[group["entry"].iloc[0]].summary["label_names"]
-        series = [(int(s), *representation(store[e], last)) for s, e in zip(group["step"], group["entry"])]
-        proj = centroid_trajectories(series, names)
-        paths.append(proj.points.assign(seed=seed, layer=last))
-        (_, X0, y0), (_, X1, y1) = series[0], series[-1]
-        shifts.append(centroid_shift_pca(X0, y0, X1, y1, names).points.assign(seed=seed, layer=last))
+        series = list(zip(group["step"], group["entry"]))
+        paths.append(centroid_paths(store, series, last).points.assign(seed=seed, layer=last))
+        shifts.append(centroid_shift(store, series[0][1], series[-1][1], last).points.assign(seed=seed, layer=last))
     return (pd.concat(paths, ignore_index=True) if paths else pd.DataFrame(),
             pd.concat(shifts, ignore_index=True) if shifts else pd.DataFrame())
 
 
 def _layers(store: Store, snaps: pd.DataFrame, task: str) -> pd.DataFrame:
-    frames = []
-    for seed, group, last in _last_layer_series(store, snaps, task):
-        first = group.iloc[0]
-        y = np.asarray(store[first["entry"]].array("labels"))
-
-        def snapshot(entry: str, step: int, layer: int) -> LayerSnapshot:
-            X, _ = representation(store[entry], layer)
-            result = load_directprobe(store, entry, layer)
-            return LayerSnapshot(step, layer, X, None if result is None else result.label_distances,
-                                 False if result is None else result.is_linear)
-
-        original = {layer: snapshot(first["entry"], 0, layer) for layer in range(last + 1)}
-        later = (snapshot(e, int(s), layer) for s, e in zip(group["step"], group["entry"]) for layer in range(last + 1))
-        frames.append(layer_behaviour(later, original, y).assign(seed=seed))
+    frames = [layer_similarity(store, list(zip(group["step"], group["entry"]))).assign(seed=seed)
+              for seed, group, _ in _last_layer_series(store, snaps, task)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+# The analyses behind the tables above for one run's snapshots of one task and split, given as
+# ``series`` = [(step, entry), ...] by step; the dashboard uses them for any layer and split.
+
+def distance_dynamics(store: Store, series: Sequence[tuple[int, str]], layer: int) -> pd.DataFrame | None:
+    """``step, label, min_distance`` of one layer over the snapshots with a stored DirectProbe result."""
+    results = [(int(s), load_directprobe(store, e, layer)) for s, e in series]
+    results = [(s, r) for s, r in results if r is not None]
+    if not results:
+        return None
+    names = store[series[0][1]].summary["label_names"]
+    return min_distance_dynamics([s for s, _ in results], [r.label_distances for _, r in results], names)
+
+
+def centroid_paths(store: Store, series: Sequence[tuple[int, str]], layer: int) -> Projection:
+    """Every label's centroid of one layer at every snapshot, in one PCA fitted on all of them."""
+    names = store[series[0][1]].summary["label_names"]
+    return centroid_trajectories([(int(s), *representation(store[e], layer)) for s, e in series], names)
+
+
+def centroid_shift(store: Store, before: str, after: str, layer: int) -> Projection:
+    """PCA of each label's centroid difference vector (``after`` − ``before``) of one layer."""
+    names = store[before].summary["label_names"]
+    return centroid_shift_pca(*representation(store[before], layer), *representation(store[after], layer), names)
+
+
+def layer_similarity(store: Store, series: Sequence[tuple[int, str]]) -> pd.DataFrame:
+    """``step, layer, metric, value``: every layer at every snapshot against the same layer at the first
+    (linear CKA, centroid RSA, and spatial similarity where DirectProbe results are stored)."""
+    first = series[0][1]
+    y = np.asarray(store[first].array("labels"))
+
+    def snapshot(entry: str, step: int, layer: int) -> LayerSnapshot:
+        X, _ = representation(store[entry], layer)
+        result = load_directprobe(store, entry, layer)
+        return LayerSnapshot(step, layer, X, None if result is None else result.label_distances,
+                             False if result is None else result.is_linear)
+
+    layers = range(int(store[first].summary["n_layers"]))
+    original = {layer: snapshot(first, 0, layer) for layer in layers}
+    later = (snapshot(e, int(s), layer) for s, e in series for layer in layers)
+    return layer_behaviour(later, original, y)
 
 
 def _cross_task(store: Store, spec: StudySpec, snaps: pd.DataFrame) -> pd.DataFrame:
