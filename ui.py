@@ -113,7 +113,7 @@ class Selection:
 
     @property
     def model_short(self) -> str:
-        return self.model.rstrip("/").split("/")[-1]
+        return short_name(self.model)
 
     @property
     def slug(self) -> str:
@@ -126,6 +126,11 @@ class Selection:
         """A caption-ready description of the view."""
         state = f", update {self.step}" if self.step is not None else ", pre-trained"
         return f"{self.model_short} · {self.task}/{self.split}{state}"
+
+
+def short_name(model: str) -> str:
+    """A model's name for display: a hub id or a local folder's last part."""
+    return model.rstrip("/").split("/")[-1]
 
 
 def synced(widget: Callable[..., Any], label: str, key: str, options: Sequence[Any], default: Any = None,
@@ -166,7 +171,8 @@ def sidebar_selection() -> Selection | None:
         return None
     with st.sidebar:
         st.markdown("##### Study")
-        model = synced(st.selectbox, "Model", "model", sorted(table["model"].unique()))
+        model = synced(st.selectbox, "Model", "model", sorted(table["model"].unique()), format_func=short_name,
+                       help="Models with stored representations (a local folder shows as its last part).")
         tasks = table[table["model"] == model]
         task = synced(st.selectbox, "Task", "task", sorted(tasks["task"].unique()))
         runs = study_runs(root, model, task)

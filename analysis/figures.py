@@ -92,6 +92,15 @@ def shared_ranges(figures: Sequence[go.Figure], points: Sequence[pd.DataFrame], 
             fig.update_layout({f"{axis}axis": {"range": [lo - margin, hi + margin]}})
 
 
+def state_style(state: str) -> dict:
+    """Line and marker of a model state: the original wide and hollow, drawn first, so that the fine-tuned
+    line on top of it stays distinguishable where the two coincide."""
+    if state == "original":
+        return {"line": {"color": STATE_COLORS.get(state), "width": 7}, "opacity": 0.55,
+                "marker": {"size": 14, "symbol": "circle-open", "line": {"width": 3}}}
+    return {"line": {"color": STATE_COLORS.get(state), "width": 2.5}, "marker": {"size": 8}}
+
+
 def linearity_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
     """#clusters per layer, original vs fine-tuned; the #labels line marks linear separability.
 
@@ -101,7 +110,7 @@ def linearity_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
     for state, column in (("original", "n_clusters_original"), ("fine-tuned", "n_clusters_fine_tuned")):
         if column in table and table[column].notna().any():
             fig.add_trace(go.Scatter(x=table["layer"], y=table[column].astype(float), name=state,
-                                     mode="lines+markers", line={"color": STATE_COLORS[state], "width": 3}))
+                                     mode="lines+markers", **state_style(state)))
     n_labels = float(table["n_labels"].dropna().iloc[0]) if table["n_labels"].notna().any() else None
     if n_labels is not None:
         fig.add_hline(y=n_labels, line={"dash": "dash", "color": "#2ca02c"},
@@ -219,7 +228,7 @@ def probe_figure(table: pd.DataFrame, title: str = "") -> go.Figure:
         part = part.sort_values("layer")
         fig.add_trace(go.Scatter(x=part["layer"], y=part["mean"], name=state, mode="lines+markers",
                                  error_y={"type": "data", "array": part["std"].fillna(0), "visible": True},
-                                 line={"color": STATE_COLORS.get(state), "width": 3}))
+                                 **state_style(state)))
     if "majority_accuracy" in table and table["majority_accuracy"].notna().any():
         fig.add_hline(y=float(table["majority_accuracy"].max()), line={"dash": "dot", "color": "#999"},
                       annotation_text="majority class", annotation_position="bottom right")

@@ -33,6 +33,7 @@ if table.empty:
 else:
     st.subheader(f"Stored studies ({len(table)})", anchor=False)
     summary = ui.study_summary(str(store.root))
+    summary = summary.assign(model=summary["model"].map(ui.short_name))
     st.dataframe(summary, hide_index=True, width="stretch", column_config={
         "n_labels": st.column_config.NumberColumn("labels"), "n_targets": st.column_config.NumberColumn("targets"),
         "n_layers": st.column_config.NumberColumn("layers"), "dim": st.column_config.NumberColumn("dim"),
