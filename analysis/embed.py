@@ -8,7 +8,11 @@ is farthest from an edge, so no word is dropped or misaligned.
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -23,6 +27,9 @@ EMBED_VERSION = "embed-1"
 """Bump when the way representations are computed changes (it is part of every key)."""
 
 DTYPES = {"float32": np.float32, "float16": np.float16}
+
+BATCH_TOKENS = 2048
+"""Default cap on padded tokens per batch (see :func:`batches`)."""
 
 Progress = Callable[[int, int], None]
 """A progress callback: ``(targets_done, targets_total)``."""
@@ -168,11 +175,20 @@ def batch_tensors(plan: Plan, seqs: list[int], pad_id: int) -> tuple[Any, Any]:
 
 
 def extract(model: Any, tokenizer: Any, data: TaskData, outputs: list[np.ndarray], *,
-            batch_tokens: int = 8192, progress: Progress | None = None) -> dict[str, int]:
+            batch_tokens: int = BATCH_TOKENS, workers: int | None = None,
+            progress: Progress | None = None) -> dict[str, int]:
     """Run the encoder over ``data`` and write each layer's target vectors into ``outputs[layer]``.
 
     ``outputs`` are (n_targets × dim) arrays or store row files that accept ``out[rows] = values``;
-    with row files memory stays bounded by one batch whatever the corpus size.
+    with row files memory stays bounded by ``workers`` batches whatever the corpus size.
+
+    On CPU, ``workers`` threads (default: torch's thread count, i.e. all cores) each run whole
+    batches with one intra-op thread, instead of all threads splitting every operation of one
+    batch.  MiniLM-sized operations are too small to split well: each split op ends in a barrier,
+    and on a busy machine one preempted thread stalls the other for a whole time slice (an
+    element-wise op on 2 threads then takes 10 ms instead of 0.03 ms).  Whole batches per thread
+    need no barriers, and every batch's result is the same whichever thread computes it.
+    (Concurrent forward passes are safe: transformers collects hidden states per thread.)
     """
     import torch
 
@@ -180,30 +196,62 @@ def extract(model: Any, tokenizer: Any, data: TaskData, outputs: list[np.ndarray
     plan = plan_inputs(tokenizer, data, max_len)
     parts_of_seq = _targets_by_sequence(plan)
     pad_id = tokenizer.pad_token_id or 0
+    device = next(model.parameters()).device
+    if workers is None:
+        workers = torch.get_num_threads() if device.type == "cpu" else 1
+
+    def run(batch: list[int]) -> int:
+        """Encode one batch and write its targets' rows; the number of targets written."""
+        ids, mask = batch_tensors(plan, batch, pad_id)
+        with torch.inference_mode():  # grad mode is per thread
+            hidden = model(input_ids=ids.to(device), attention_mask=mask.to(device),
+                           output_hidden_states=True).hidden_states
+            targets = sorted({t for i in batch for t in parts_of_seq.get(i, ())})
+            pooling = Pooling.build(plan, batch, ids.shape[1], targets, device)
+            rows = np.asarray(targets, dtype=np.int64)
+            for layer, out in enumerate(outputs):  # one layer at a time: no stacked copy of all layers
+                pooled = pooling(hidden[layer].flatten(0, 1).float())
+                out[rows] = pooled.cpu().numpy().astype(out.dtype, copy=False)
+        return len(targets)
+
     done = 0
-    was_training = model.training
+    was_training, threads = model.training, torch.get_num_threads()
     model.eval()
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="embed")
     try:
-        with torch.inference_mode():
-            for batch in batches(plan, batch_tokens):
-                ids, mask = batch_tensors(plan, batch, pad_id)
-                width = ids.shape[1]
-                device = next(model.parameters()).device
-                hidden = model(input_ids=ids.to(device), attention_mask=mask.to(device),
-                               output_hidden_states=True).hidden_states
-                stacked = torch.stack(hidden).flatten(1, 2).float()  # (layers, batch*width, dim)
-                targets = sorted({t for i in batch for t in parts_of_seq.get(i, ())})
-                pooled = _pool(stacked, plan, batch, width, targets)
-                rows = np.asarray(targets, dtype=np.int64)
-                for layer, out in enumerate(outputs):
-                    out[rows] = pooled[layer].cpu().numpy().astype(out.dtype, copy=False)
-                done += len(targets)
-                if progress:
-                    progress(done, data.n_targets)
+        if workers > 1:
+            torch.set_num_threads(1)
+        for n in pool.map(run, batches(plan, batch_tokens)):
+            done += n
+            release_free_memory()
+            if progress:
+                progress(done, data.n_targets)
     finally:
+        pool.shutdown(cancel_futures=True)
+        torch.set_num_threads(threads)
         model.train(was_training)
     return {"n_sequences": len(plan.sequences), "n_windowed": plan.n_windowed,
             "n_unknown_words": plan.n_unknown_words}
+
+
+def release_free_memory() -> None:
+    """Give the C heap's free pages back to the operating system (glibc's ``malloc_trim``).
+
+    Torch allocates CPU tensors with ``malloc``.  After the first large buffer is freed, glibc
+    raises its mmap threshold (up to 32 MB), so later activations are carved from the heap, one
+    heap per thread; batches of varying shapes fragment those heaps and the resident size creeps
+    up with the number of batches, i.e. with the corpus.  Trimming after each batch keeps it at
+    what one batch needs.  Elsewhere than glibc this does nothing.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    libc = ctypes.util.find_library("c")
+    return getattr(ctypes.CDLL(libc), "malloc_trim", None) if libc else None
 
 
 def _targets_by_sequence(plan: Plan) -> dict[int, set[int]]:
@@ -214,32 +262,61 @@ def _targets_by_sequence(plan: Plan) -> dict[int, set[int]]:
     return out
 
 
+@dataclass
+class Pooling:
+    """How one batch's token vectors become its targets' vectors: weighted sums of gathered rows.
+
+    Row ``flat[i]`` of the flattened (batch·width × dim) hidden states, times ``weight[i]``
+    (1 / the part's number of subwords), is added into part ``slot[i]``; parts of a target are
+    then laid side by side.
+    """
+
+    flat: Any
+    slot: Any
+    weight: Any
+    n_targets: int
+    parts_per_target: int
+
+    @classmethod
+    def build(cls, plan: Plan, batch: list[int], width: int, targets: list[int], device: Any) -> Pooling:
+        """The pooling of ``targets`` (sorted plan target indices) from the batch's sequences ``batch``."""
+        import torch
+
+        row_of_seq = {seq: row for row, seq in enumerate(batch)}
+        flat, slot, weight = [], [], []
+        k = plan.parts_per_target
+        for t_index, t in enumerate(targets):
+            for part in range(k):
+                tokens = plan.parts[t * k + part]
+                for seq, pos in tokens:
+                    flat.append(row_of_seq[seq] * width + pos)
+                    slot.append(t_index * k + part)
+                    weight.append(1.0 / len(tokens))
+        return cls(torch.tensor(flat, dtype=torch.long, device=device),
+                   torch.tensor(slot, dtype=torch.long, device=device),
+                   torch.tensor(weight, dtype=torch.float32, device=device), len(targets), k)
+
+    def __call__(self, hidden: Any) -> Any:
+        """(n_targets, parts·dim) target vectors from one layer's (batch·width, dim) hidden states."""
+        import torch
+
+        gathered = hidden.index_select(0, self.flat) * self.weight.to(hidden.dtype)[:, None]
+        k, dim = self.parts_per_target, hidden.shape[1]
+        pooled = torch.zeros((self.n_targets * k, dim), dtype=hidden.dtype, device=hidden.device)
+        pooled.index_add_(0, self.slot, gathered)
+        return pooled.reshape(self.n_targets, k * dim)
+
+
 def _pool(stacked: Any, plan: Plan, batch: list[int], width: int, targets: list[int]) -> Any:
     """Mean over each target part's subwords, parts concatenated: (layers, len(targets), dim*parts)."""
     import torch
 
-    row_of_seq = {seq: row for row, seq in enumerate(batch)}
-    flat, slot, weight = [], [], []
-    k = plan.parts_per_target
-    for t_index, t in enumerate(targets):
-        for part in range(k):
-            tokens = plan.parts[t * k + part]
-            for seq, pos in tokens:
-                flat.append(row_of_seq[seq] * width + pos)
-                slot.append(t_index * k + part)
-                weight.append(1.0 / len(tokens))
-    flat_t = torch.tensor(flat, dtype=torch.long, device=stacked.device)
-    slot_t = torch.tensor(slot, dtype=torch.long, device=stacked.device)
-    w = torch.tensor(weight, dtype=stacked.dtype, device=stacked.device)
-    gathered = stacked[:, flat_t, :] * w[None, :, None]
-    pooled = torch.zeros((stacked.shape[0], len(targets) * k, stacked.shape[2]), dtype=stacked.dtype,
-                         device=stacked.device)
-    pooled.index_add_(1, slot_t, gathered)
-    return pooled.reshape(stacked.shape[0], len(targets), k * stacked.shape[2])
+    pooling = Pooling.build(plan, batch, width, targets, stacked.device)
+    return torch.stack([pooling(layer) for layer in stacked])
 
 
 def write_representations(writer: EntryWriter, model: Any, tokenizer: Any, data: TaskData, *,
-                          dtype: str = "float32", batch_tokens: int = 8192,
+                          dtype: str = "float32", batch_tokens: int = BATCH_TOKENS,
                           progress: Progress | None = None) -> None:
     """Fill a store entry with every layer's target vectors plus the targets needed to read them."""
     n_layers = int(model.config.num_hidden_layers) + 1
@@ -277,7 +354,7 @@ def embed_spec(ref: ModelRef, task: str, split: str, *, data_dir: Any = None, ta
 
 def embed(task: str, split: str, model: str | None = None, *, store: Store | None = None,
           data_dir: Any = None, task_options: dict | None = None, dtype: str = "float32",
-          batch_tokens: int = 8192, progress: Progress | None = None) -> Entry:
+          batch_tokens: int = BATCH_TOKENS, progress: Progress | None = None) -> Entry:
     """The stored representations of ``task``/``split`` under ``model``, computing them if absent.
 
     A store hit reads no model and parses no corpus.

@@ -1,10 +1,12 @@
 """Benchmark representation extraction: MiniLM-L6 on UD English ParTUT train (POS targets).
 
 Prints words/s of the batched extractor against (a) a naive one-sentence-at-a-time loop and
-(b) this machine's fp32 matmul rate, both measured in the same run, as the fraction of the FLOP
-bound reached; and the peak RSS when extracting half the corpus (every 2nd sentence), all of it
-and all of it twice (each in its own process). Batches are capped in padded tokens, so peak RSS
-stops growing once the corpus fills the largest batches.
+(b) this machine's fp32 matmul rate (all threads), both measured in the same run, as the
+fraction of the FLOP bound reached; and the peak RSS when extracting half the corpus (every 2nd
+sentence), all of it and all of it twice, each in its own process, with the RSS before
+extraction (model and corpus loaded) for comparison. Each extraction process measures the
+matmul rate just before and just after extracting and is compared with their mean, so a change
+in machine load during the run is partly corrected for; the load average is printed too.
 
     python bench/embed.py [--data-dir ../shared/data] [--naive-sentences 200]
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -24,7 +27,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from analysis.embed import batches, extract, plan_inputs  # noqa: E402
+from analysis.embed import BATCH_TOKENS, batches, extract, plan_inputs  # noqa: E402
 from analysis.models import load_model, resolve_model  # noqa: E402
 from analysis.store import RowFile  # noqa: E402
 from analysis.tasks import load_task  # noqa: E402
@@ -42,7 +45,12 @@ def matmul_flops(n: int = 2048, repeats: int = 10) -> float:
 
 
 def encoder_flops(lengths: list[int], hidden: int, layers: int, ffn: int) -> float:
-    """Forward FLOPs of a BERT encoder on sequences of the given (unpadded) lengths."""
+    """Forward matmul FLOPs of a BERT encoder on sequences of the given (unpadded) lengths.
+
+    Counts the projections (Q, K, V, output), the feed-forward layers and the two attention
+    products over the real tokens only ([CLS] and [SEP] included, padding not); embeddings,
+    softmax, layer norms, GELU and the pooler are left out, so the count is a lower bound.
+    """
     total = 0.0
     for t in lengths:
         per_layer = 2 * t * (4 * hidden * hidden + 2 * hidden * ffn) + 4 * t * t * hidden
@@ -68,21 +76,39 @@ def resize(data: TaskData, factor: float) -> TaskData:
 
 
 def child(fraction: float, data_dir: str | None) -> None:
-    """Extract a fraction of the corpus into memory-mapped files; print seconds and peak RSS."""
+    """Extract a fraction of the corpus into row files; print seconds, matmul rate and RSS."""
     data = resize(load_task("pos", "train", data_dir=data_dir), fraction)
     tokenizer, model = load_model(resolve_model(None))
     n_layers = model.config.num_hidden_layers + 1
+    rss_before = rss_mb()
     with tempfile.TemporaryDirectory() as tmp:
         outs = [RowFile(Path(tmp) / f"l{i}.npy", (data.n_targets, model.config.hidden_size), np.float32)
                 for i in range(n_layers)]
+        rate_before = matmul_flops()
         start = time.perf_counter()
         extract(model, tokenizer, data, outs)
         seconds = time.perf_counter() - start
+        rate_after = matmul_flops()
         for out in outs:
             out.close()
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"fraction": fraction, "words": data.n_words, "targets": data.n_targets,
-                      "seconds": seconds, "peak_rss_mb": rss}))
+                      "seconds": seconds, "matmul_flops": (rate_before + rate_after) / 2,
+                      "rss_before_mb": rss_before, "peak_rss_mb": peak_rss_mb()}))
+
+
+def rss_mb() -> float:
+    """This process's resident set size now, in MB (Linux)."""
+    return int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize() / 2**20
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size so far, in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def load_average() -> str:
+    """The 1-, 5- and 15-minute load averages."""
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def naive_words_per_second(model, tokenizer, data: TaskData, n_sentences: int) -> float:
@@ -112,34 +138,42 @@ def main() -> None:
         child(args.child, args.data_dir)
         return
 
-    peak = matmul_flops()
-    print(f"fp32 matmul rate (2048^3, {torch.get_num_threads()} threads): {peak / 1e9:.1f} GFLOP/s")
+    print(f"load average at start: {load_average()} ({os.cpu_count()} cores)")
+    print(f"fp32 matmul rate (2048^3, {torch.get_num_threads()} threads): {matmul_flops() / 1e9:.1f} GFLOP/s")
     data = load_task("pos", "train", data_dir=args.data_dir)
     tokenizer, model = load_model(resolve_model(None))
     cfg = model.config
-    plan = plan_inputs(tokenizer, data, 512)
-    lengths = [len(s.ids) for s in plan.sequences]
-    padded = sum(len(b) * max(lengths[i] for i in b) for b in batches(plan, 8192))
-    useful = encoder_flops(lengths, cfg.hidden_size, cfg.num_hidden_layers, cfg.intermediate_size)
-    print(f"corpus: {len(data.sentences)} sentences, {data.n_words} words, {sum(lengths)} tokens "
-          f"({padded / sum(lengths) - 1:.1%} padding in batches), {useful / 1e9:.1f} GFLOP forward")
+    fractions = (0.5, 1.0, 2.0)
+    flops = {}
+    for fraction in fractions:
+        plan = plan_inputs(tokenizer, resize(data, fraction), 512)
+        lengths = [len(s.ids) for s in plan.sequences]
+        flops[fraction] = encoder_flops(lengths, cfg.hidden_size, cfg.num_hidden_layers, cfg.intermediate_size)
+        if fraction == 1.0:
+            padded = sum(len(b) * max(lengths[i] for i in b) for b in batches(plan, BATCH_TOKENS))
+            print(f"corpus: {len(data.sentences)} sentences, {data.n_words} words, {sum(lengths)} tokens "
+                  f"({padded / sum(lengths) - 1:.1%} padding in batches of <= {BATCH_TOKENS} tokens), "
+                  f"{flops[fraction] / 1e9:.1f} GFLOP forward")
 
     naive = naive_words_per_second(model, tokenizer, data, args.naive_sentences)
+    print(f"naive loop ({args.naive_sentences} sentences): {naive:,.0f} words/s")
     runs = []
-    for fraction in (0.5, 1.0, 2.0):
+    for fraction in fractions:
         out = subprocess.run([sys.executable, __file__, "--child", str(fraction)]
                              + (["--data-dir", args.data_dir] if args.data_dir else []),
                              capture_output=True, text=True, check=True)
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    full = runs[-1]
-    wps = full["words"] / full["seconds"]
-    achieved = useful / full["seconds"]
-    print(f"naive loop ({args.naive_sentences} sentences): {naive:,.0f} words/s")
-    print(f"batched extractor: {wps:,.0f} words/s = {wps / naive:.1f}x naive; "
-          f"{achieved / 1e9:.1f} GFLOP/s = {achieved / peak:.0%} of the matmul rate")
+    print(f"batched extractor ({torch.get_num_threads()} workers, one thread each):")
     for r in runs:
-        print(f"  {r['fraction']:>4.0%} of the corpus: {r['words']:>6} words in {r['seconds']:6.1f} s, "
-              f"peak RSS {r['peak_rss_mb']:.0f} MB")
+        wps = r["words"] / r["seconds"]
+        achieved = flops[r["fraction"]] / r["seconds"]
+        print(f"  {r['fraction']:>4.0%} of the corpus: {r['words']:>6} words in {r['seconds']:5.1f} s = "
+              f"{wps:,.0f} words/s ({wps / naive:.1f}x naive), {achieved / 1e9:.1f} GFLOP/s = "
+              f"{achieved / r['matmul_flops']:.0%} of the matmul rate ({r['matmul_flops'] / 1e9:.1f} GFLOP/s); "
+              f"RSS {r['rss_before_mb']:.0f} MB before extraction, peak {r['peak_rss_mb']:.0f} MB")
+    growth = runs[2]["peak_rss_mb"] / runs[1]["peak_rss_mb"] - 1
+    print(f"peak RSS from 1x to 2x the corpus: {growth:+.1%}")
+    print(f"load average at end: {load_average()}")
 
 
 if __name__ == "__main__":

@@ -23,11 +23,11 @@ def reference_hidden(model, tokenizer, words):
     return [h[0].numpy() for h in hidden], enc.word_ids(0)
 
 
-def run(model, tokenizer, data, batch_tokens=8192):
+def run(model, tokenizer, data, batch_tokens=8192, **options):
     n_layers = model.config.num_hidden_layers + 1
     dim = model.config.hidden_size * (2 if data.kind == "pair" else 1)
     outputs = [np.zeros((data.n_targets, dim), np.float32) for _ in range(n_layers)]
-    stats = extract(model, tokenizer, data, outputs, batch_tokens=batch_tokens)
+    stats = extract(model, tokenizer, data, outputs, batch_tokens=batch_tokens, **options)
     return outputs, stats
 
 
@@ -54,6 +54,19 @@ def test_word_vector_is_mean_of_its_subwords(tiny):
             np.testing.assert_allclose(outputs[layer][row], h[positions].mean(0), atol=1e-5)
     short, ids = reference_hidden(model, tokenizer, SENTENCES[1])
     np.testing.assert_allclose(outputs[-1][2], short[-1][[p for p, w in enumerate(ids) if w == 1]].mean(0), atol=1e-5)
+
+
+def test_batches_on_parallel_workers_give_the_same_vectors(tiny):
+    tokenizer, model = tiny
+    data = make("word", [(0, (w,)) for w in range(7)] + [(1, (0,)), (1, (1,))])
+    threads = torch.get_num_threads()
+    seen = []
+    one, _ = run(model, tokenizer, data, batch_tokens=16, workers=1)
+    two, _ = run(model, tokenizer, data, batch_tokens=16, workers=2, progress=lambda done, total: seen.append(done))
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
+    assert seen == sorted(seen) and seen[-1] == data.n_targets and len(seen) > 1
+    assert torch.get_num_threads() == threads, "the caller's thread setting is restored"
 
 
 def test_pair_is_head_then_dependent_and_sentence_is_cls(tiny):

@@ -5,7 +5,7 @@ import argparse
 import time
 from typing import Any
 
-from ..embed import embed
+from ..embed import BATCH_TOKENS, embed
 from ..store import Store
 from .common import Bar, add_model_task_arguments, task_options
 
@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     p = sub.add_parser("embed", parents=[parent], help="extract and store every layer's target vectors")
     add_model_task_arguments(p)
     p.add_argument("--dtype", choices=["float32", "float16"], default="float32")
-    p.add_argument("--batch-tokens", type=int, default=8192, help="padded tokens per batch (memory bound)")
+    p.add_argument("--batch-tokens", type=int, default=BATCH_TOKENS, help="padded tokens per batch (memory bound)")
     p.set_defaults(handler=run)
 
 
