@@ -92,7 +92,7 @@ def main() -> None:
     p.add_argument("--sizes", nargs="+", type=int, default=[2000, 5000, 10000, 20000, 0],
                    help="subset sizes for pos and dep (0 = all targets); ps-role always runs whole")
     p.add_argument("--timeout", type=float, default=1800, help="seconds before a run is abandoned")
-    p.add_argument("--plain-sizes", nargs="+", type=int, default=[150, 300])
+    p.add_argument("--plain-sizes", nargs="*", type=int, default=[150, 300])
     p.add_argument("--plain-deadline", type=float, default=240)
     p.add_argument("--wide", type=int, default=5000, help="n for the 768-dim comparison on pos (0 = skip)")
     args = p.parse_args()

@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 
 from .buffers import Rows
-from .hulls import data_tolerance, quick_separator, separate
+from .hulls import data_tolerance, separate
 
 PCA_DIMS = 32
 """Dimensions of the projection used for the cheap lower bound on centre distances."""
 
-LABEL_TRIGGER = 256
+LABEL_TRIGGER = 0
 """Points in a pair of clusters at which their two labels are first tested for separability as wholes."""
 
 
@@ -171,7 +171,8 @@ class Engine:
         self.planes = Planes()
         n_slots = int(self.y.max()) + 1 if self.n else 0
         self.label_sep = np.zeros((n_slots, n_slots), dtype=np.int8)
-        """1: the two labels' point sets are separable (verified), -1: not shown, 0: not tried."""
+        """[a, b] = 1: a's unpinned points are separable from all of b's (verified), -1: they are not
+        (proven), 0: not yet decided."""
         self._init_projection()
         self._init_clusters()
         self._init_distances()
@@ -290,9 +291,13 @@ class Engine:
         nd_local[b] = np.inf
         self.nd[slots] = nd_local
 
+        big, small = (A, B) if A.size >= B.size else (B, A)
+        inherited = self._inherit_planes(big, small)
         merged = self._combine(A, B)
         self.planes.forget(A.uid)
         self.planes.forget(B.uid)
+        for other, w, lo_val, hi_val in inherited:
+            self.planes.put(merged.uid, other, w, lo_val, hi_val)
         for low, high, w, lo_val, hi_val in self._pending:
             self.planes.put(merged.uid if low is None else low, merged.uid if high is None else high,
                             w, lo_val, hi_val)
@@ -303,6 +308,19 @@ class Engine:
         self.centres[s] = merged.centre
         self.act_proj[pos] = self.centres[s] @ self.basis
         self.act_radius[pos] = merged.radius
+
+    def _inherit_planes(self, big: Cluster, small: Cluster) -> list[tuple[int, np.ndarray, float, float]]:
+        """The planes remembered for ``big`` that still separate once ``small``'s points join it
+        (checked on those points), except those the merge check just renewed."""
+        fresh = {high for low, high, *_ in self._pending if low is None}
+        partners = sorted(p for p in self.planes.partners.get(big.uid, ()) if p not in fresh)
+        if not partners:
+            return []
+        entries = [self.planes.get(big.uid, p) for p in partners]
+        W = np.stack([e[0] for e in entries])
+        top = np.maximum(np.array([e[1] for e in entries]), (small.points.view @ W.T).max(0))
+        return [(p, e[0], float(t), e[2]) for p, e, t in zip(partners, entries, top.tolist())
+                if t < e[2] - self.tol]
 
     def _combine(self, A: Cluster, B: Cluster) -> Cluster:
         big, small = (A, B) if A.size >= B.size else (B, A)
@@ -335,12 +353,14 @@ class Engine:
 
     # -- the overlap decision -------------------------------------------------------------------
     def _labels_apart(self, a: int, b: int, points: int) -> bool:
-        """Whether all points of labels a and b are separable (so are any of their clusters); tested
-        once per label pair, when clusters big enough to make a full check costly first meet."""
+        """Whether label a's mergeable points are separable from all of label b's points, decided
+        exactly; if so no merged cluster of a can overlap any cluster of b.  Decided once per ordered
+        pair, when clusters big enough to make a full check costly first meet."""
         if self.label_sep[a, b] == 0 and points >= LABEL_TRIGGER:
             self.counters.label_pair_tests += 1
-            w, _ = quick_separator(self.X[self.y == a], self.X[self.y == b], self.tol, svm=True)
-            self.label_sep[a, b] = self.label_sep[b, a] = 1 if w is not None else -1
+            sep = separate(self.X[(self.y == a) & ~self.pinned], self.X[self.y == b], tol=self.tol)
+            self.counters.lp_calls += sep.lp_calls
+            self.label_sep[a, b] = 1 if sep.separable else -1
         return self.label_sep[a, b] == 1
 
     def _acceptable(self, A: Cluster, B: Cluster) -> bool:
@@ -400,7 +420,7 @@ class Engine:
             sep = separate(M, D.points.view, tol=self.tol, hint=None if hint is None else -hint)
             c.lp_calls += sep.lp_calls
             if not sep.separable:
-                if sep.method == "lp-unresolved":
+                if sep.method in ("lp-unresolved", "touching"):
                     c.unresolved += 1
                 else:
                     c.overlaps_lp += 1

@@ -37,7 +37,9 @@ class Separation:
     """Indices into A and B of subsets whose hulls already overlap (the infeasible LP's rows)."""
     lp_calls: int
     method: str
-    """What decided: "quick" (a cheap candidate plane, verified), "lp" or "lp-unresolved"."""
+    """What decided: "quick" (a cheap candidate plane, verified), "nearest" (a maximum-margin plane of
+    working sets, verified), "touching" (two explicit hull points closer than the tolerance), "lp" or
+    "lp-unresolved"."""
 
 
 @dataclass(frozen=True)
@@ -190,36 +192,55 @@ def quick_separator(A: np.ndarray, B: np.ndarray, tol: float, hint: np.ndarray |
     return None, w
 
 
-def _nearest(A: np.ndarray, B: np.ndarray, tol: float) -> HullDistance:
-    """Nearest points of conv(A) and conv(B): non-negative least squares on the points' weights, the
-    two "weights sum to one" rows enforced by a large weight (Lawson & Hanson, ch. 22)."""
+def _nearest_weights(A: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Convex weights over A and over B of the nearest points of conv(A) and conv(B).
+
+    Non-negative least squares on the points' weights, the two "weights sum to one" rows enforced by
+    a large weight (Lawson & Hanson, ch. 22).  With fewer points than dimensions the problem is
+    solved in their span (the R of a QR factorisation), which leaves the objective unchanged.
+    """
     coords = np.vstack([A, B])
     coords = coords - coords.mean(0)
     scale = float(np.sqrt((coords * coords).sum(1).mean()))
-    if scale == 0:
-        return HullDistance(0.0, 0.0, None)
-    coords /= scale
     m, r = coords.shape
     na = len(A)
-    E = np.zeros((r + 2, m))
-    E[:r, :na] = coords[:na].T
-    E[:r, na:] = -coords[na:].T
-    E[r, :na] = E[r + 1, na:] = EQUALITY_WEIGHT
-    f = np.zeros(r + 2)
-    f[r] = f[r + 1] = EQUALITY_WEIGHT
+    if scale == 0:
+        return np.full(na, 1.0 / na), np.full(m - na, 1.0 / (m - na))
+    M = np.empty((r, m))
+    M[:, :na] = coords[:na].T
+    M[:, na:] = -coords[na:].T
+    M /= scale
+    if m < r:
+        M = np.linalg.qr(M, mode="r")
+    k = len(M)
+    E = np.zeros((k + 2, m))
+    E[:k] = M
+    E[k, :na] = E[k + 1, na:] = EQUALITY_WEIGHT
+    f = np.zeros(k + 2)
+    f[k] = f[k + 1] = EQUALITY_WEIGHT
     u, _ = nnls(E, f, maxiter=50 * m)
-    v = u[:na] @ coords[:na] / u[:na].sum() - u[na:] @ coords[na:] / u[na:].sum()
-    upper = float(np.linalg.norm(v)) * scale
+    return u[:na] / u[:na].sum(), u[na:] / u[na:].sum()
+
+
+def _nearest(A: np.ndarray, B: np.ndarray, tol: float) -> HullDistance:
+    """Nearest points of conv(A) and conv(B) (:func:`_nearest_weights`) as certified distance bounds."""
+    lam, mu = _nearest_weights(A, B)
+    return _bounds(A, B, lam @ A - mu @ B, tol)
+
+
+def _bounds(A: np.ndarray, B: np.ndarray, v: np.ndarray, tol: float) -> HullDistance:
+    """Bounds from ``v`` = p - q for explicit hull points p, q: ``|v|`` above, the slab along v below."""
+    upper = float(np.linalg.norm(v))
     if upper <= tol:
         return HullDistance(0.0, upper, None)
-    w = v / np.linalg.norm(v)
+    w = v / upper
     _, high, low = check_direction(A, B, w, 0.0)
     return HullDistance(max(high - low, 0.0), upper, w)
 
 
 @dataclass
 class _WorkingSets:
-    """Nearest-point solves on growing subsets; bounds are always for the full sets."""
+    """Nearest-point solves on subsets; bounds are always for the full sets."""
 
     lower: float
     upper: float
@@ -231,7 +252,12 @@ class _WorkingSets:
 def _solve_working(A: np.ndarray, B: np.ndarray, tol: float, w: np.ndarray, gap_tol: float,
                    stop_when_separated: bool, batch: int = 64, max_rounds: int = 80) -> _WorkingSets:
     """Solve on subsets, adding the points beyond the subset's slab, until none is left (optimal),
-    the bounds meet within ``gap_tol``, or (optionally) a plane is verified on every point."""
+    the bounds meet within ``gap_tol``, or (optionally) a plane is verified on every point.
+
+    Each round keeps only the points that carry weight in the last solution (the optimum of the
+    subset is unchanged without the others, so the distance never grows from round to round) and
+    adds up to ``batch`` violators per side, which keeps every solve small.
+    """
     state = _WorkingSets(0.0, np.inf, None, np.zeros(len(A), bool), np.zeros(len(B), bool))
     for _ in range(max_rounds):
         ha, hb = A @ w, B @ w
@@ -245,11 +271,15 @@ def _solve_working(A: np.ndarray, B: np.ndarray, tol: float, w: np.ndarray, gap_
             break
         state.in_a[add_a] = True
         state.in_b[add_b] = True
-        sub = _nearest(A[state.in_a], B[state.in_b], tol)
-        state.upper = min(state.upper, sub.upper)
-        if sub.w is None:
+        ia, ib = np.flatnonzero(state.in_a), np.flatnonzero(state.in_b)
+        lam, mu = _nearest_weights(A[ia], B[ib])
+        state.in_a[ia[lam <= 0]] = False
+        state.in_b[ib[mu <= 0]] = False
+        v = lam @ A[ia] - mu @ B[ib]
+        state.upper = min(state.upper, float(np.linalg.norm(v)))
+        if state.upper <= tol:
             break
-        w = sub.w
+        w = v / np.linalg.norm(v)
         _, high, low = check_direction(A, B, w, 0.0)
         if high - low > state.lower:
             state.lower, state.w = high - low, w
@@ -277,6 +307,10 @@ def separate(A: np.ndarray, B: np.ndarray, *, tol: float, hint: np.ndarray | Non
     if work.lower > tol:
         _, high, low = check_direction(A, B, work.w, tol)
         return Separation(True, work.w, high, low, None, 0, "nearest")
+    if work.upper <= tol:
+        # Two explicit hull points closer than float64 resolution: touching counts as overlapping.
+        witness = (np.flatnonzero(work.in_a), np.flatnonzero(work.in_b))
+        return Separation(False, None, np.nan, np.nan, witness, 0, "touching")
     work_a = set(np.flatnonzero(work.in_a).tolist())
     work_b = set(np.flatnonzero(work.in_b).tolist())
     calls = 0
