@@ -19,9 +19,6 @@ from .hulls import data_tolerance, separate
 PCA_DIMS = 32
 """Dimensions of the projection used for the cheap lower bound on centre distances."""
 
-LABEL_TRIGGER = 0
-"""Points in a pair of clusters at which their two labels are first tested for separability as wholes."""
-
 
 @dataclass
 class Cluster:
@@ -352,11 +349,11 @@ class Engine:
         self.n_active = last
 
     # -- the overlap decision -------------------------------------------------------------------
-    def _labels_apart(self, a: int, b: int, points: int) -> bool:
+    def _labels_apart(self, a: int, b: int) -> bool:
         """Whether label a's mergeable points are separable from all of label b's points, decided
         exactly; if so no merged cluster of a can overlap any cluster of b.  Decided once per ordered
-        pair, when clusters big enough to make a full check costly first meet."""
-        if self.label_sep[a, b] == 0 and points >= LABEL_TRIGGER:
+        pair, when their clusters first meet."""
+        if self.label_sep[a, b] == 0:
             self.counters.label_pair_tests += 1
             sep = separate(self.X[(self.y == a) & ~self.pinned], self.X[self.y == b], tol=self.tol)
             self.counters.lp_calls += sep.lp_calls
@@ -413,7 +410,7 @@ class Engine:
             return True
         M = big.points.with_rows(small.points.view)
         for D, hint in unresolved:
-            if self._labels_apart(A.label, D.label, size + D.size):
+            if self._labels_apart(A.label, D.label):
                 c.by_label_pair += 1
                 continue
             c.checks += 1
