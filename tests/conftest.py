@@ -8,7 +8,7 @@ import pytest
 from analysis.config import PROJECT_ROOT
 from analysis.store import Store
 
-SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+SHARED_DATA = (PROJECT_ROOT.parent / "shared" / "data").resolve()
 
 
 @pytest.fixture(scope="session")
