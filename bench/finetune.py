@@ -4,13 +4,17 @@ Measures, in one run: this machine's fp32 matmul rate; training updates/s and wo
 sample of one epoch's batches, as a fraction of the FLOP bound (forward + backward = 3x the
 forward FLOPs of the real, unpadded tokens); the time of one snapshot (every layer of the
 train and test targets into a scratch store) and of one test evaluation; and from these the
-overhead of snapshots over a default 10-epoch run.  With ``--tasks`` it also times a few
-updates on every task and projects the time of a default 10-epoch run of each.
+projected overhead of inline snapshots over a default 10-epoch run.  With ``--tasks`` it also
+times a few updates on every task and projects the time of a default 10-epoch run of each.
+With ``--overlap`` it runs two real default POS runs (every epoch end snapshotted) on one
+thread, one after the other: snapshots inline, then in background workers on the idle cores,
+and reports each one's snapshot overhead as a percentage of training time.
 
     python bench/finetune.py [--data-dir ../shared/data] [--updates 10] [--tasks] [--threads 1]
+                             [--overlap [--overlap-epochs 10]]
 
-``--threads N`` runs everything, the matmul rate included, on N threads (extraction, which
-sets torch's thread count to ``os.cpu_count()``, is made to use N as well).
+``--threads N`` runs everything, the matmul rate included, on N threads (extraction runs one
+batch per torch thread, so it uses N as well).
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from analysis.embed import write_representations  # noqa: E402
 from analysis.finetune.examples import epoch_batches, gather  # noqa: E402
+from analysis.finetune import finetune  # noqa: E402
 from analysis.finetune.options import SnapshotOptions, TrainOptions  # noqa: E402
 from analysis.finetune.train import _Training, auto_snapshot_epochs, deterministic, snapshot_steps  # noqa: E402
 from analysis.models import resolve_model  # noqa: E402
@@ -120,7 +125,7 @@ def update_parts(training: _Training, n: int) -> dict[str, float]:
 def time_snapshot(training: _Training, store: Store) -> dict[str, float]:
     """One snapshot (train and test, every layer, float32) and one test evaluation."""
     out = {}
-    for target in training.targets:
+    for target in training.own_targets:
         start = time.perf_counter()
         with store.create("bench-snapshot", {"split": target.split, "t": time.time()}) as writer:
             write_representations(writer, training.model.encoder, training.tokenizer, target.data)
@@ -132,6 +137,35 @@ def time_snapshot(training: _Training, store: Store) -> dict[str, float]:
     return out
 
 
+def overlap_runs(data_dir: str | None, epochs: int) -> dict[str, dict[str, float]]:
+    """Two real POS runs with the default snapshots on one thread: inline, then in background workers.
+
+    Overhead = the extra time snapshots cost training, as a share of the inline run's training
+    time: inline, the time spent snapshotting; overlapped, the time training spent handing
+    snapshots over, waiting for workers and taking the last snapshot, plus how much slower its
+    updates ran beside a busy worker (a comparison across the two runs, so load-sensitive).
+    """
+    out: dict[str, dict[str, float]] = {}
+    workers = max(1, (os.cpu_count() or 1) - 1)
+    for name, n in (("inline", 0), ("overlapped", workers)):
+        with tempfile.TemporaryDirectory() as tmp:
+            load, start = os.getloadavg(), time.perf_counter()
+            record = finetune("pos", seed=1, options=TrainOptions(epochs=epochs), store=Store(tmp), data_dir=data_dir,
+                              threads=1, snapshot_workers=n)
+            out[name] = {"snapshot_workers": n, "wall_seconds": time.perf_counter() - start,
+                         "train_seconds": record["train_seconds"], "snapshot_seconds": record["snapshot_seconds"],
+                         "eval_seconds": record["eval_seconds"],
+                         "snapshots": len({s["step"] for s in record["snapshots"]}),
+                         "load_before": load, "load_after": os.getloadavg()}
+    inline, overlapped = out["inline"], out["overlapped"]
+    inline["overhead"] = inline["snapshot_seconds"] / inline["train_seconds"]
+    overlapped["training_slowdown"] = overlapped["train_seconds"] / inline["train_seconds"] - 1
+    overlapped["overhead_in_training_process"] = overlapped["snapshot_seconds"] / inline["train_seconds"]
+    overlapped["overhead"] = (overlapped["snapshot_seconds"] + overlapped["train_seconds"]
+                              - inline["train_seconds"]) / inline["train_seconds"]
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=None)
@@ -139,10 +173,17 @@ def main() -> None:
     parser.add_argument("--task-updates", type=int, default=4, help="timed updates per task with --tasks")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
     parser.add_argument("--tasks", action="store_true", help="also project a 10-epoch run of every task")
+    parser.add_argument("--overlap", action="store_true",
+                        help="also run POS with default snapshots twice, inline and in background workers")
+    parser.add_argument("--overlap-epochs", type=int, default=TrainOptions().epochs,
+                        help="epochs of the --overlap runs (default %(default)s)")
+    parser.add_argument("--only-overlap", action="store_true", help="run only the --overlap comparison")
     args = parser.parse_args()
+    if args.only_overlap:
+        print(json.dumps({"pos_overlap": overlap_runs(args.data_dir, args.overlap_epochs)}, indent=1))
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
-        os.cpu_count = lambda: args.threads  # extraction sets its thread count from os.cpu_count()
     result: dict = {"threads": torch.get_num_threads(), "load_before": os.getloadavg()}
     result["matmul_gflops"] = matmul_flops() / 1e9
     with tempfile.TemporaryDirectory() as tmp, deterministic():
@@ -160,28 +201,29 @@ def main() -> None:
         result["pos_projection"] = {"train_seconds": train_seconds}
         auto = auto_snapshot_epochs(epochs * per_epoch, per_epoch, sum(training.train_inputs.tokens),
                                     sum(training.test_inputs.tokens))
-        for every_epochs in (auto, 1, 2, 5):
+        for name, every_epochs in (("default", 1), ("every_2nd", 2), ("every_5th", 5), ("auto", auto)):
             n = len(snapshot_steps(epochs * per_epoch, per_epoch, 0, every_epochs))
-            name = "default" if every_epochs == auto else f"snapshot_epochs_{every_epochs}"
             result["pos_projection"][name] = {
                 "snapshot_epochs": every_epochs, "snapshots": n,
-                "overhead": n * snap["snapshot_seconds"] / train_seconds,
+                "inline_overhead": n * snap["snapshot_seconds"] / train_seconds,
                 "eval_overhead": (epochs + 1) * snap["eval_seconds"] / train_seconds}
         if args.tasks:
             for task in TASKS:
                 training = setup(store, task, args.data_dir, "length")
                 timing = time_updates(training, args.task_updates, warmup=1)
                 snap = time_snapshot(training, store)
-                total, per_epoch = epochs * timing["epoch_updates"], timing["epoch_updates"]
-                auto = auto_snapshot_epochs(total, per_epoch, sum(training.train_inputs.tokens),
-                                            sum(training.test_inputs.tokens))
-                n = len(snapshot_steps(total, per_epoch, 0, auto))
+                n = epochs + 1  # the default: update 0 and every epoch end
+                train, evals = epochs * timing["epoch_seconds"], (epochs + 1) * snap["eval_seconds"]
                 result[f"task_{task}"] = {
                     "updates_per_epoch": timing["epoch_updates"], "updates_per_s": timing["updates_per_s"],
                     "targets_per_s": timing["words_per_s"], "epoch_seconds": timing["epoch_seconds"],
                     "snapshot_seconds": snap["snapshot_seconds"], "eval_seconds": snap["eval_seconds"],
-                    "run_minutes": (epochs * timing["epoch_seconds"] + n * snap["snapshot_seconds"]
-                                    + (epochs + 1) * snap["eval_seconds"]) / 60}
+                    "run_minutes_inline": (train + n * snap["snapshot_seconds"] + evals) / 60,
+                    # a worker keeps up when a snapshot takes less than an epoch; only the last one is waited for
+                    "worker_keeps_up": snap["snapshot_seconds"] < timing["epoch_seconds"],
+                    "run_minutes_overlapped": (train + snap["snapshot_seconds"] + evals) / 60}
+    if args.overlap:
+        result["pos_overlap"] = overlap_runs(args.data_dir, args.overlap_epochs)
     result["load_after"] = os.getloadavg()
     print(json.dumps(result, indent=1))
 

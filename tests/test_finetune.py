@@ -183,8 +183,10 @@ def test_new_probe_task_on_a_finished_run_adds_only_what_is_missing(store, tiny_
     kwargs = dict(seed=1, options=TrainOptions(epochs=2, **SMALL), store=store, data_dir=shared_data)
     first = finetune("trec-6", str(tiny_bert), snapshots=SnapshotOptions(), **kwargs)
     before = run_snapshots(store, first["run"])
+    assert sorted(before["step"].unique()) == [0, 3, 6], "by default every epoch end is snapshotted"
     created = {key: store[key].meta["created"] for key in before["entry"]}
-    again = finetune("trec-6", str(tiny_bert), snapshots=SnapshotOptions(probe_tasks=("trec-50",)), **kwargs)
+    again = finetune("trec-6", str(tiny_bert), snapshots=SnapshotOptions(probe_tasks=("trec-50",), probe_steps="ends"),
+                     **kwargs)
     assert again["run"] == first["run"] and again["hit"] is False and again["status"] == "done"
     after = run_snapshots(store, first["run"])
     assert sorted(after[after["task"] == "trec-50"]["step"].unique()) == [0, 6]
@@ -193,6 +195,9 @@ def test_new_probe_task_on_a_finished_run_adds_only_what_is_missing(store, tiny_
     # update 0 of an unchanged model on a full split is the ordinary embed entry, shared
     zero = after[(after["step"] == 0) & (after["task"] == "trec-50") & (after["split"] == "test")]["entry"].item()
     assert zero == embed("trec-50", "test", str(tiny_bert), store=store, data_dir=shared_data).key
+    third = finetune("trec-6", str(tiny_bert), snapshots=SnapshotOptions(probe_tasks=("trec-50",)), **kwargs)
+    everywhere = run_snapshots(store, third["run"])
+    assert sorted(everywhere[everywhere["task"] == "trec-50"]["step"].unique()) == [0, 3, 6]
 
 
 def test_downsampling_is_the_same_for_the_same_seed(shared_data):
@@ -209,7 +214,10 @@ def test_downsampling_is_the_same_for_the_same_seed(shared_data):
         downsample(data, 1000, seed=0)
 
 
-def test_default_snapshots_fit_a_tenth_of_the_training_time():
+def test_snapshot_schedules():
+    # by default every epoch end; "auto" takes as many as fit a tenth of the training time inline
+    assert SnapshotOptions().epochs == 1
+    assert snapshot_steps(10, 4, every=0, epochs=SnapshotOptions().epochs) == [0, 4, 8, 10]
     # 10 epochs of POS (test tokens ~7% of train): only update 0 and the end fit
     assert auto_snapshot_epochs(560, 56, 50_658, 3_700) == 0
     # 3200 updates on 267 STREUSLE sentences (test about as large): every 7th of 356 epochs
@@ -217,7 +225,9 @@ def test_default_snapshots_fit_a_tenth_of_the_training_time():
     steps = snapshot_steps(3200, 9, 0, epochs)
     assert epochs == 7 and len(steps) <= 0.10 * 3 * 3200 / 9 / 2
     assert snapshot_steps(10, 4, every=3, epochs=0) == [0, 3, 6, 9, 10]
-    assert snapshot_steps(10, 4, every=0, epochs=1) == [0, 4, 8, 10]
+    for bad in (-1, "sometimes", None):
+        with pytest.raises(ValueError, match="snapshot epoch interval"):
+            SnapshotOptions(epochs=bad)
 
 
 def test_parse_seeds_and_option_errors():
@@ -265,3 +275,47 @@ def test_cli_seeds_runs_ls_and_spread(store, tiny_bert, shared_data, capsys):
                          (["--train-size", "99999"], "exceeds")]:
         assert main([*args[:-3], *bad]) == 2
         assert message in capsys.readouterr().err
+
+
+def snapshot_arrays(store, run: str) -> dict[tuple[int, str, str, int], np.ndarray]:
+    """Every layer (and the labels, as layer -1) of every stored snapshot of ``run``."""
+    out = {}
+    for row in run_snapshots(store, run).itertuples():
+        entry = store[row.entry]
+        for layer in range(entry.summary["n_layers"]):
+            X, y = representation(entry, layer)
+            out[row.step, row.task, row.split, layer] = np.array(X)
+        out[row.step, row.task, row.split, -1] = np.array(y)
+    return out
+
+
+def test_background_snapshots_equal_inline_ones_and_an_unfinished_one_is_redone(tmp_path, tiny_bert, shared_data):
+    from analysis.finetune.background import pending_weights
+    from analysis.store import Store
+
+    snaps = SnapshotOptions(probe_tasks=("ps-fxn",), probe_steps="ends", keep_weights=True)
+    kwargs = dict(seed=2, options=TrainOptions(epochs=2, **SMALL), snapshots=snaps, data_dir=shared_data, threads=1)
+    inline = Store(tmp_path / "inline")
+    reference = finetune("trec-6", str(tiny_bert), store=inline, snapshot_workers=0, **kwargs)
+    run = reference["run"]
+
+    # a worker takes update 0 (training waits for it at update 3, all workers being busy) and update 3;
+    # the interruption one update later stops the worker long before it can store update 3
+    store = Store(tmp_path / "background")
+    with pytest.raises(KeyboardInterrupt):
+        finetune("trec-6", str(tiny_bert), store=store, snapshot_workers=1, progress=Interrupt(at=4), **kwargs)
+    assert set(run_snapshots(store, run)["step"]) == {0}
+    assert pending_weights(store.work / run, 3).is_file(), "the unfinished snapshot's weights are kept"
+    resumed_from = Interrupt()
+    resumed = finetune("trec-6", str(tiny_bert), store=store, snapshot_workers=1, progress=resumed_from, **kwargs)
+    assert resumed_from.steps[0] == 4, "training resumes after its checkpoint; the worker redoes update 3"
+    assert resumed["status"] == "done" and not (store.work / run / "pending").exists()
+
+    a, b = snapshot_arrays(inline, run), snapshot_arrays(store, run)
+    assert sorted({k[:3] for k in a}) == sorted(
+        [(s, "trec-6", split) for s in (0, 3, 6) for split in ("train", "test")]
+        + [(s, "ps-fxn", split) for s in (0, 6) for split in ("train", "test")])
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a), "bit-identical to inline"
+    final = f"weights/step-{resumed['total_steps']:06d}.safetensors"
+    x, y = load_file(inline.work / run / final), load_file(store.work / run / final)
+    assert all(torch.equal(x[k], y[k]) for k in x)

@@ -8,7 +8,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from ..finetune import SnapshotOptions, TrainOptions, finetune, list_runs, parse_seeds, seed_spread
-from ..finetune.options import BATCHINGS, OPTIMIZERS
+from ..finetune.options import BATCHINGS, OPTIMIZERS, PROBE_STEPS
 from ..store import Store
 from .common import add_model_task_arguments, task_options
 
@@ -26,18 +26,40 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     s = p.add_argument_group("snapshots (what a run records)")
     s.add_argument("--snapshot-every", type=int, default=SNAPSHOT_DEFAULTS.every,
                    help="also snapshot every N updates, 0 for none (default %(default)s)")
-    s.add_argument("--snapshot-epochs", type=int, default=SNAPSHOT_DEFAULTS.epochs,
-                   help="snapshot at the end of every K-th epoch, 0 for none (default: as often as 10%% of "
-                        "the training time allows; update 0 and the end are always snapshotted)")
+    add_snapshot_epochs_argument(s)
     s.add_argument("--probe-tasks", default="",
                    help="other tasks whose targets each snapshot also stores, e.g. dep,trec-50")
+    s.add_argument("--probe-steps", choices=PROBE_STEPS, default=SNAPSHOT_DEFAULTS.probe_steps,
+                   help="all: probe tasks at every snapshot; ends: at update 0 and the end only "
+                        "(default %(default)s)")
     s.add_argument("--dtype", choices=["float32", "float16"], default=SNAPSHOT_DEFAULTS.dtype)
     s.add_argument("--keep-weights", action="store_true", help="keep the model weights of every snapshot")
     s.add_argument("--batch-tokens", type=int, default=SNAPSHOT_DEFAULTS.batch_tokens,
                    help="padded tokens per extraction batch (memory bound)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads for training (default: torch's own; 1 is faster on a busy shared machine)")
+    p.add_argument("--snapshot-workers", type=int, default=None,
+                   help="background processes that store snapshots while training goes on (default: one per "
+                        "core --threads leaves idle, none without --threads)")
     p.set_defaults(handler=run)
+
+
+def snapshot_epochs(text: str) -> int | str:
+    """``--snapshot-epochs``: a whole number of epochs or ``auto``."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of epochs or auto, not {text!r}") from None
+
+
+def add_snapshot_epochs_argument(p: Any) -> None:
+    """``--snapshot-epochs`` (shared by ``finetune`` and ``study``)."""
+    p.add_argument("--snapshot-epochs", type=snapshot_epochs, default=SNAPSHOT_DEFAULTS.epochs, metavar="K|auto",
+                   help="snapshot at the end of every K-th epoch, 0 for none, auto for as many as keep inline "
+                        "snapshots within 10%% of the training time (default %(default)s: every epoch end; "
+                        "update 0 and the end are always snapshotted)")
 
 
 def add_training_arguments(p: argparse.ArgumentParser) -> None:
@@ -111,10 +133,12 @@ def options_from(args: argparse.Namespace) -> tuple[TrainOptions, SnapshotOption
         seeds = parse_seeds(args.seeds) if args.seeds else [1 if args.seed is None else args.seed]
         if args.threads is not None and args.threads < 1:
             raise ValueError(f"--threads must be at least 1, not {args.threads}")
+        if args.snapshot_workers is not None and args.snapshot_workers < 0:
+            raise ValueError(f"--snapshot-workers must be at least 0, not {args.snapshot_workers}")
         train = train_options(args)
         probes = tuple(t.strip() for t in args.probe_tasks.split(",") if t.strip())
         snaps = SnapshotOptions(every=args.snapshot_every, epochs=args.snapshot_epochs, probe_tasks=probes,
-                                dtype=args.dtype, keep_weights=args.keep_weights, batch_tokens=args.batch_tokens)
+                                probe_steps=args.probe_steps, dtype=args.dtype, keep_weights=args.keep_weights, batch_tokens=args.batch_tokens)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
     return train, snaps, seeds
@@ -169,7 +193,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             record = finetune(args.task, args.model, seed=seed, options=train, snapshots=snaps, store=store,
                               data_dir=args.data_dir, task_options=task_options(args), progress=bar,
-                              threads=args.threads)
+                              threads=args.threads, snapshot_workers=args.snapshot_workers)
         except ValueError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from exc
         finally:

@@ -12,7 +12,7 @@ from ..finetune import parse_seeds
 from ..store import Store
 from ..study import PRESETS, StudyProgress, preset_specs, run_study, study_table
 from ..tasks import TASKS
-from .finetune import add_training_arguments, train_options
+from .finetune import add_snapshot_epochs_argument, add_training_arguments, train_options
 
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
@@ -26,8 +26,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     p.add_argument("--data-dir", default=None, help="folder with the corpora")
     add_training_arguments(p)
     p.add_argument("--snapshot-every", type=int, default=0, help="also snapshot every N updates (default: none)")
-    p.add_argument("--snapshot-epochs", type=int, default=None,
-                   help="snapshot every K-th epoch end, 0 for none (default: as many as fit 10%% of training)")
+    add_snapshot_epochs_argument(p)
     p.add_argument("--probe-layers", choices=["last", "all", "none"], default="last",
                    help="layers the MLP probes are trained on (default: last)")
     p.add_argument("--workers", type=int, default=1, help="local processes for DirectProbe and probe steps")

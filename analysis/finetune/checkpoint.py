@@ -4,17 +4,18 @@ A checkpoint folder holds the model (``model.safetensors``), the optimiser momen
 torch RNG state as a uint8 tensor (``optimizer.safetensors``), and the optimiser's
 hyper-parameters, the schedule, the Python and NumPy RNG states and the loop's counters
 (``state.json``).  It is written in a temporary folder and renamed into place, so a folder
-with the final name is always complete.
+with the final name is always complete.  Training and snapshots run under :func:`deterministic`.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
 import shutil
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -64,6 +65,20 @@ def save_checkpoint(folder: Path, model: nn.Module, optimizer: torch.optim.Optim
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+@contextlib.contextmanager
+def deterministic(threads: int | None = None) -> Iterator[None]:
+    """Deterministic algorithms (and ``threads`` torch threads, if given) for the duration of the block."""
+    was, was_threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
+    torch.use_deterministic_algorithms(True)
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(was)
+        torch.set_num_threads(was_threads)
 
 
 def load_checkpoint(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer,

@@ -60,20 +60,26 @@ class TrainOptions:
         return dataclasses.asdict(self)
 
 
+PROBE_STEPS: tuple[str, ...] = ("all", "ends")
+
+
 @dataclass(frozen=True)
 class SnapshotOptions:
     """What a run records (not part of the run key: the trajectory does not depend on it).
 
     Snapshots are taken at update 0, at the last update, every ``every`` updates (0: never)
-    and at the end of every ``epochs``-th epoch (0: never; ``None``: as many evenly spaced
-    epoch ends as keep the estimated snapshot cost within 10% of training, see
-    :func:`analysis.finetune.train.auto_snapshot_epochs` -- none for a 10-epoch POS or TREC
-    run, every few epochs for a long run on a small training set).
+    and at the end of every ``epochs``-th epoch (default 1: every epoch end, as the paper's
+    analyses ask; 0: never; ``"auto"``: as many evenly spaced epoch ends as keep the estimated
+    inline snapshot cost within 10% of training, see
+    :func:`analysis.finetune.train.auto_snapshot_epochs`).  The probe tasks are recorded at
+    every snapshot (``probe_steps="all"``) or only at update 0 and the last update
+    (``"ends"``: all that cross-task comparisons of the original and final model read).
     """
 
     every: int = 0
-    epochs: int | None = None
+    epochs: int | Literal["auto"] = 1
     probe_tasks: tuple[str, ...] = field(default_factory=tuple)
+    probe_steps: str = "all"
     dtype: str = "float32"
     keep_weights: bool = False
     batch_tokens: int = 8192
@@ -81,8 +87,10 @@ class SnapshotOptions:
     def __post_init__(self) -> None:
         if self.every < 0:
             raise ValueError(f"snapshot interval must be >= 0 updates, not {self.every}")
-        if self.epochs is not None and self.epochs < 0:
-            raise ValueError(f"snapshot epoch interval must be >= 0, not {self.epochs}")
+        if self.epochs != "auto" and not (isinstance(self.epochs, int) and self.epochs >= 0):
+            raise ValueError(f"snapshot epoch interval must be an integer >= 0 or 'auto', not {self.epochs!r}")
+        if self.probe_steps not in PROBE_STEPS:
+            raise ValueError(f"probe steps must be one of {', '.join(PROBE_STEPS)}, not {self.probe_steps!r}")
         if self.batch_tokens < 1:
             raise ValueError(f"batch tokens must be at least 1, not {self.batch_tokens}")
         if self.dtype not in ("float32", "float16"):

@@ -20,6 +20,7 @@ from ..models import ModelRef
 from ..store import Store, make_key
 from ..tasks import load_task
 from ..tasks.base import TaskData
+from .examples import downsample
 
 SNAPSHOT = "snapshot"
 
@@ -34,6 +35,20 @@ class Target:
     subset: dict[str, Any] | None
     task_options: dict | None
     data: TaskData | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """Everything but the data, for a background snapshot worker (which loads the data itself)."""
+        return {"task": self.task, "split": self.split, "base": self.base, "subset": self.subset,
+                "task_options": self.task_options}
+
+    def load(self, store: Store, data_dir: Any) -> TaskData:
+        """The target's data: the split, down-sampled as ``subset`` says (the same draw as training's)."""
+        if self.data is None:
+            data = load_task(self.task, self.split, data_dir=data_dir, options=self.task_options, store=store)
+            if self.subset is not None:
+                data, _ = downsample(data, self.subset["train_size"], self.subset["sample_seed"])
+            self.data = data
+        return self.data
 
 
 def make_target(ref: ModelRef, task: str, split: str, *, data_dir: Any, task_options: dict | None,
@@ -67,16 +82,12 @@ def write_snapshot(store: Store, target: Target, *, ref: ModelRef, encoder: Any,
         return embed(target.task, target.split, ref.name, store=store, data_dir=data_dir,
                      task_options=target.task_options, dtype=spec["dtype"], batch_tokens=batch_tokens,
                      progress=progress).key
-    if target.data is None:
-        if target.subset is not None:
-            raise ValueError("a down-sampled snapshot target needs its data")
-        target.data = load_task(target.task, target.split, data_dir=data_dir, options=target.task_options,
-                                store=store)
+    data = target.load(store, data_dir)
     with store.lock(key):
         if store.has(key):
             return key
         with store.create(kind, spec) as writer:
-            write_representations(writer, encoder, tokenizer, target.data, dtype=spec["dtype"],
+            write_representations(writer, encoder, tokenizer, data, dtype=spec["dtype"],
                                   batch_tokens=batch_tokens, progress=progress)
             writer.summary.update({"model": ref.name, "model_path": str(ref.path), "step": step,
                                    "epoch": epoch, "seed": seed if not original else None,

@@ -1,21 +1,23 @@
 """Fine-tune an encoder on a task, recording snapshots, resumably: :func:`finetune` (one seed).
 
-At update 0, at the last update, every ``--snapshot-every`` updates and every
-``--snapshot-epochs`` epochs (by default as often as 10% of the training time allows), every
-layer's representations of the task's train and test targets (and of the probe tasks') are
-stored.  At these steps and at every epoch end, the training loss and test accuracy are
-recorded and the full training state is checkpointed.  A run killed at any point resumes
-from its last checkpoint when called again and reaches bit-identical weights on CPU: the
-data order of an epoch is a function of (seed, epoch), and the model, optimiser, schedule and
-RNG states are restored exactly.
+At update 0, at the last update, every ``--snapshot-every`` updates and at the end of every
+``--snapshot-epochs``-th epoch (by default every epoch), every layer's representations of the
+task's train and test targets (and of the probe tasks') are stored.  At these steps and at
+every epoch end, the training loss and test accuracy are recorded and the full training state
+is checkpointed.  When training leaves cores idle, every snapshot but the last is stored by
+background worker processes while training goes on (:mod:`.background`).  A run killed at
+any point resumes from its last checkpoint when called again and reaches bit-identical
+weights on CPU: the data order of an epoch is a function of (seed, epoch), and the model,
+optimiser, schedule and RNG states are restored exactly.
 """
 from __future__ import annotations
 
-import contextlib
 import math
+import os
 import shutil
 import time
-from typing import Any, Callable, Iterator
+from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -25,7 +27,8 @@ from ..embed import EMBED_VERSION
 from ..models import ModelRef, load_model, resolve_model
 from ..store import Store, make_key, sha256_file
 from ..tasks import load_task, task_files, task_splits
-from .checkpoint import load_checkpoint, save_checkpoint, save_weights
+from .background import PENDING, SnapshotWorkers, job_stored, pending_weights, run_job, write_pending
+from .checkpoint import deterministic, load_checkpoint, save_checkpoint, save_weights
 from .examples import Inputs, downsample, epoch_batches, eval_batches, gather, prepare, updates_per_epoch
 from .heads import TargetClassifier, model_dropout, set_dropout
 from .optim import make_optimizer, make_schedule
@@ -58,11 +61,11 @@ def run_spec(ref: ModelRef, task: str, *, seed: int, options: TrainOptions, data
 
 
 SNAPSHOT_BUDGET = 0.10
-"""The share of training time the default snapshot schedule may cost, by :func:`auto_snapshot_epochs`."""
+"""The share of training time that ``--snapshot-epochs auto`` lets inline snapshots cost (:func:`auto_snapshot_epochs`)."""
 
 
 def auto_snapshot_epochs(total: int, per_epoch: int, train_tokens: int, test_tokens: int) -> int:
-    """The default epoch interval: as many evenly spaced epoch-end snapshots as fit the budget (0: none).
+    """The ``auto`` epoch interval: as many evenly spaced epoch-end snapshots as fit the budget (0: none).
 
     A snapshot costs one forward pass over the train and test tokens, an epoch three (forward
     and backward) over the train tokens; update 0 and the end take two snapshots of the budget.
@@ -72,6 +75,17 @@ def auto_snapshot_epochs(total: int, per_epoch: int, train_tokens: int, test_tok
     if affordable <= 2:
         return 0
     return max(1, math.ceil(math.ceil(epochs) / (affordable - 1)))
+
+
+def epoch_interval(snapshots: SnapshotOptions, auto: int) -> int:
+    """The epoch interval of the snapshot schedule (``auto``: the run's :func:`auto_snapshot_epochs`)."""
+    return auto if snapshots.epochs == "auto" else int(snapshots.epochs)
+
+
+def targets_at(step: int, total: int, own: list[Target], probes: list[Target], probe_steps: str) -> list[Target]:
+    """The targets snapshotted at ``step``: the task's own always, the probe tasks' at every
+    snapshot (``probe_steps="all"``) or at update 0 and the last update only (``"ends"``)."""
+    return own + probes if probe_steps == "all" or step in (0, total) else own
 
 
 def snapshot_steps(total: int, per_epoch: int, every: int, epochs: int) -> list[int]:
@@ -87,19 +101,25 @@ def snapshot_steps(total: int, per_epoch: int, every: int, epochs: int) -> list[
 def finetune(task: str, model: str | None = None, *, seed: int = 1, options: TrainOptions | None = None,
              snapshots: SnapshotOptions | None = None, store: Store | None = None, data_dir: Any = None,
              task_options: dict | None = None, progress: Progress | None = None,
-             threads: int | None = None) -> dict[str, Any]:
+             threads: int | None = None, snapshot_workers: int | None = None) -> dict[str, Any]:
     """Fine-tune ``model`` on ``task`` with one seed; returns the run record (see :mod:`.runs`) plus ``hit``.
 
     A finished run whose requested snapshots are all stored is a hit: no model is loaded.  An
     unfinished one resumes from its last checkpoint; a finished one asked for snapshots it does
     not hold (new probe tasks, a finer interval) trains again from the start, deterministically,
-    storing only what is missing.  ``threads`` sets torch's thread count for training (default:
-    torch's own); on a machine shared with other busy processes, 1 thread can be several times
-    faster than 2 (see bench/RESULTS.md).
+    storing only what is missing.  ``threads`` sets torch's thread
+    count for training (default: torch's own); on a machine shared with other busy processes,
+    1 thread can be several times faster than 2 (see bench/RESULTS.md).  ``snapshot_workers``
+    background processes store the snapshots before the last one while training goes on
+    (default: one per core that ``threads`` leaves idle; none when ``threads`` is not given).
     """
     options = options or TrainOptions()
     snapshots = snapshots or SnapshotOptions()
     store = store or Store()
+    if snapshot_workers is None:
+        snapshot_workers = max(0, (os.cpu_count() or 1) - threads) if threads else 0
+    if snapshot_workers < 0:
+        raise ValueError(f"snapshot workers must be >= 0, not {snapshot_workers}")
     ref = resolve_model(model, store)
     spec = run_spec(ref, task, seed=seed, options=options, data_dir=data_dir, task_options=task_options, store=store)
     key = make_key("run", spec)
@@ -109,34 +129,22 @@ def finetune(task: str, model: str | None = None, *, seed: int = 1, options: Tra
     with store.lock(key):
         record = read_record(store, key)
         if record is not None and record["status"] == "done":
-            targets = [make_target(ref, task, "train", data_dir=data_dir, task_options=task_options,
-                                   dtype=snapshots.dtype, subset=subset),
-                       make_target(ref, task, "test", data_dir=data_dir, task_options=task_options,
-                                   dtype=snapshots.dtype)]
-            targets += [make_target(ref, t, s, data_dir=data_dir, task_options=None, dtype=snapshots.dtype)
-                        for t, s in probes]
-            epochs = record["auto_snapshot_epochs"] if snapshots.epochs is None else snapshots.epochs
-            steps = snapshot_steps(record["total_steps"], record["updates_per_epoch"], snapshots.every, epochs)
+            own = [make_target(ref, task, "train", data_dir=data_dir, task_options=task_options,
+                               dtype=snapshots.dtype, subset=subset),
+                   make_target(ref, task, "test", data_dir=data_dir, task_options=task_options,
+                               dtype=snapshots.dtype)]
+            others = [make_target(ref, t, s, data_dir=data_dir, task_options=None, dtype=snapshots.dtype)
+                      for t, s in probes]
+            total = record["total_steps"]
+            steps = snapshot_steps(total, record["updates_per_epoch"], snapshots.every,
+                                   epoch_interval(snapshots, record["auto_snapshot_epochs"]))
             original = options.reinit_layers == 0
-            if all(store.has(entry_key(t, key, s, original and s == 0)) for t in targets for s in steps):
+            if all(store.has(entry_key(t, key, s, original and s == 0))
+                   for s in steps for t in targets_at(s, total, own, others, snapshots.probe_steps)):
                 return {**record, "hit": True}
         training = _Training(store, ref, task, key, spec, seed, options, snapshots, data_dir, task_options,
-                             subset, probes, progress, threads)
+                             subset, probes, progress, threads, snapshot_workers)
         return {**training.run(record), "hit": False}
-
-
-@contextlib.contextmanager
-def deterministic(threads: int | None = None) -> Iterator[None]:
-    """Deterministic algorithms (and ``threads`` torch threads, if given) for the duration of training."""
-    was, was_threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
-    torch.use_deterministic_algorithms(True)
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(was)
-        torch.set_num_threads(was_threads)
 
 
 class _Training:
@@ -145,10 +153,12 @@ class _Training:
     def __init__(self, store: Store, ref: ModelRef, task: str, key: str, spec: dict[str, Any], seed: int,
                  options: TrainOptions, snapshots: SnapshotOptions, data_dir: Any, task_options: dict | None,
                  subset: dict | None, probes: list[tuple[str, str]], progress: Progress | None,
-                 threads: int | None = None):
+                 threads: int | None = None, snapshot_workers: int = 0):
         self.store, self.ref, self.task, self.key, self.spec, self.seed = store, ref, task, key, spec, seed
         self.options, self.snap, self.data_dir, self.task_options = options, snapshots, data_dir, task_options
         self.subset, self.probes, self.progress, self.threads = subset, probes, progress, threads
+        self.n_workers = snapshot_workers
+        self.workers: SnapshotWorkers | None = None
         self.work = store.work_dir(key)
 
     # -- set-up ---------------------------------------------------------------------------------
@@ -181,18 +191,18 @@ class _Training:
         majority = int(np.bincount(train.labels, minlength=len(train.label_names)).argmax())
         self.majority_baseline = float(np.mean(test.labels == majority))
         dtype = self.snap.dtype
-        self.targets: list[Target] = [
+        self.own_targets: list[Target] = [
             make_target(self.ref, self.task, "train", data_dir=self.data_dir, task_options=self.task_options,
                         dtype=dtype, subset=self.subset, data=train),
             make_target(self.ref, self.task, "test", data_dir=self.data_dir, task_options=self.task_options,
                         dtype=dtype, data=test),
-            *[make_target(self.ref, t, s, data_dir=self.data_dir, task_options=None, dtype=dtype)
-              for t, s in self.probes],
         ]
+        self.probe_targets: list[Target] = [make_target(self.ref, t, s, data_dir=self.data_dir, task_options=None,
+                                                        dtype=dtype) for t, s in self.probes]
         self.auto_epochs = auto_snapshot_epochs(self.total, self.per_epoch, sum(self.train_inputs.tokens),
                                                 sum(self.test_inputs.tokens))
-        epochs = self.auto_epochs if self.snap.epochs is None else self.snap.epochs
-        self.snap_steps = snapshot_steps(self.total, self.per_epoch, self.snap.every, epochs)
+        self.snap_steps = snapshot_steps(self.total, self.per_epoch, self.snap.every,
+                                         epoch_interval(self.snap, self.auto_epochs))
         self.record_steps = set(self.snap_steps) | set(range(self.per_epoch, self.total + 1, self.per_epoch))
 
     def new_record(self) -> dict[str, Any]:
@@ -213,9 +223,12 @@ class _Training:
     def original(self, step: int) -> bool:
         return step == 0 and self.options.reinit_layers == 0
 
+    def targets_at(self, step: int) -> list[Target]:
+        return targets_at(step, self.total, self.own_targets, self.probe_targets, self.snap.probe_steps)
+
     def missing_steps(self) -> list[int]:
         return [s for s in self.snap_steps
-                if any(not self.store.has(entry_key(t, self.key, s, self.original(s))) for t in self.targets)]
+                if any(not self.store.has(entry_key(t, self.key, s, self.original(s))) for t in self.targets_at(s))]
 
     # -- the loop -------------------------------------------------------------------------------
     def run(self, record: dict[str, Any] | None) -> dict[str, Any]:
@@ -224,23 +237,28 @@ class _Training:
             self.record = record or self.new_record()
             done = self.record["status"] == "done"
             missing = self.missing_steps()
-            stop = max(missing, default=0) if done else self.total
-            start = 0
+            self.collect([s for s in self.snap_steps if s not in missing])  # stored after the record was saved
+            self.stop = max(missing, default=0) if done else self.total
+            start, redo = 0, []
             checkpoint = self.record["checkpoint"]
             if not done and checkpoint and (self.work / checkpoint).is_dir():
                 counters = load_checkpoint(self.work / checkpoint, self.model, self.optimizer, self.scheduler)
-                if not missing or counters["step"] <= min(missing):
-                    self.counters = counters
-                    start = counters["step"]
-                else:  # earlier snapshots are missing: start again from scratch
+                redo = [s for s in missing if s <= counters["step"]]
+                if all(pending_weights(self.work, s).is_file() for s in redo):
+                    self.counters, start = counters, counters["step"]
+                else:  # a snapshot before the checkpoint is missing and has no weights to redo it from
                     self.setup()
+                    redo = []
             if start == 0:
                 self.counters = {"step": 0, "window_loss": 0.0, "window_n": 0, "epoch_loss": 0.0, "epoch_n": 0}
             self.record.update(status="running", error=None)
+            self.workers = SnapshotWorkers(self.n_workers, self.work / PENDING) if self.n_workers else None
             try:
+                for step in redo:
+                    self.redo_snapshot(step)
                 if start == 0:
                     self.record_point(0)
-                self.loop(start, stop)
+                self.loop(start, self.stop)
             except KeyboardInterrupt:
                 self.record["status"] = "interrupted"
                 self.save_record()
@@ -249,6 +267,9 @@ class _Training:
                 self.record.update(status="failed", error=f"{type(exc).__name__}: {exc}")
                 self.save_record()
                 raise
+            finally:
+                if self.workers:
+                    self.workers.close()
             if done:
                 self.record.update(status="done", checkpoint=None)
                 self.save_record()
@@ -305,7 +326,11 @@ class _Training:
         return correct / n, total_loss / n
 
     def record_point(self, step: int) -> None:
-        """Metrics and a checkpoint at ``step``; at snapshot steps also snapshots and kept weights."""
+        """Metrics and a checkpoint at ``step``; at snapshot steps also snapshots and kept weights.
+
+        A snapshot before the last goes to a background worker when there are workers; at the
+        last, training waits for them and takes the snapshot itself on every core.
+        """
         c, r = self.counters, self.record
         epoch_end = step > 0 and (step % self.per_epoch == 0 or step == self.total)
         began = time.perf_counter()
@@ -321,11 +346,18 @@ class _Training:
             c.update(epoch_loss=0.0, epoch_n=0)
         if step in self.snap_steps:
             began = time.perf_counter()
-            self.snapshot(step)
+            if self.workers and step != self.stop:
+                self.workers.submit(self.job(step, write_pending(self.model.encoder, self.work, step)))
+            else:
+                if self.workers:
+                    self.collect(self.workers.wait())
+                self.snapshot(step, torch.get_num_threads() + self.n_workers)
             r["snapshot_seconds"] += time.perf_counter() - began
             if self.snap.keep_weights:
                 (self.work / "weights").mkdir(exist_ok=True)
                 save_weights(self.model, self.work / "weights" / f"step-{step:06d}.safetensors")
+        if self.workers:
+            self.collect(self.workers.finished())
         if 0 < step < self.total:
             self.checkpoint(step)
         r["step"] = max(r["step"], step)
@@ -338,22 +370,55 @@ class _Training:
         else:
             self.save_record()
 
-    def snapshot(self, step: int) -> None:
+    def snapshot(self, step: int, threads: int) -> None:
+        """Store the snapshot at ``step`` in this process, extracting on ``threads`` threads."""
         original = self.original(step)
-        for target in self.targets:
-            stage = f"snapshot {target.task}/{target.split} @{step}"
-            report = (lambda done, total, stage=stage: self.progress(stage, done, total)) if self.progress else None
-            key = write_snapshot(self.store, target, ref=self.ref, encoder=self.model.encoder, tokenizer=self.tokenizer,
-                                 run_key=self.key, step=step, epoch=step / self.per_epoch, seed=self.seed,
-                                 original=original, data_dir=self.data_dir, batch_tokens=self.snap.batch_tokens,
-                                 progress=report)
-            if self.threads:  # extraction sets its own thread count
-                torch.set_num_threads(self.threads)
-            row = {"step": step, "epoch": step / self.per_epoch, "task": target.task, "split": target.split,
-                   "entry": key}
-            self.record["snapshots"] = [s for s in self.record["snapshots"]
-                                        if (s["step"], s["task"], s["split"]) != (step, target.task, target.split)]
-            self.record["snapshots"].append(row)
+        was = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            for target in self.targets_at(step):
+                stage = f"snapshot {target.task}/{target.split} @{step}"
+                report = ((lambda done, total, stage=stage: self.progress(stage, done, total))
+                          if self.progress else None)
+                write_snapshot(self.store, target, ref=self.ref, encoder=self.model.encoder,
+                               tokenizer=self.tokenizer, run_key=self.key, step=step, epoch=step / self.per_epoch,
+                               seed=self.seed, original=original, data_dir=self.data_dir,
+                               batch_tokens=self.snap.batch_tokens, progress=report)
+        finally:
+            torch.set_num_threads(was)
+        self.collect([step])
+
+    def job(self, step: int, weights: Path) -> dict[str, Any]:
+        """The background job that stores the snapshot at ``step`` from the weights file ``weights``."""
+        return {"store": str(self.store.root), "weights": str(weights), "run": self.key, "step": step,
+                "ref": {"name": self.ref.name, "path": str(self.ref.path), "fingerprint": self.ref.fingerprint},
+                "epoch": step / self.per_epoch, "seed": self.seed, "original": self.original(step),
+                "data_dir": None if self.data_dir is None else str(self.data_dir),
+                "batch_tokens": self.snap.batch_tokens, "threads": 1,
+                "targets": [t.as_json() for t in self.targets_at(step)]}
+
+    def redo_snapshot(self, step: int) -> None:
+        """Store a snapshot whose worker did not finish before the run stopped, from its weights file."""
+        job = self.job(step, pending_weights(self.work, step))
+        if self.workers:
+            self.workers.submit(job)
+        else:
+            run_job({**job, "threads": torch.get_num_threads()}, {})
+            self.collect([step])
+
+    def collect(self, steps: list[int]) -> None:
+        """List the stored snapshots of ``steps`` in the record and drop their weights files."""
+        for step in steps:
+            job = self.job(step, pending_weights(self.work, step))
+            if not job_stored(self.store, job):
+                raise RuntimeError(f"the snapshot at update {step} was reported stored but is not in the store")
+            for target in self.targets_at(step):
+                row = {"step": step, "epoch": step / self.per_epoch, "task": target.task, "split": target.split,
+                       "entry": entry_key(target, self.key, step, self.original(step))}
+                self.record["snapshots"] = [s for s in self.record["snapshots"]
+                                            if (s["step"], s["task"], s["split"]) != (step, target.task, target.split)]
+                self.record["snapshots"].append(row)
+            pending_weights(self.work, step).unlink(missing_ok=True)
 
     def checkpoint(self, step: int) -> None:
         name = f"checkpoint-{step:06d}"
@@ -364,10 +429,13 @@ class _Training:
         self.remove_checkpoints(keep=name)
 
     def remove_checkpoints(self, keep: str | None) -> None:
-        """Delete every checkpoint but ``keep`` (and leftovers of interrupted writes)."""
+        """Delete every checkpoint but ``keep`` (and leftovers of interrupted writes); with ``keep``
+        ``None`` (the run is finished, every snapshot stored) also the snapshot workers' folder."""
         for folder in self.work.glob("checkpoint-*"):
             if folder.name != keep:
                 shutil.rmtree(folder, ignore_errors=True)
+        if keep is None:
+            shutil.rmtree(self.work / PENDING, ignore_errors=True)
 
     def save_record(self) -> None:
         self.record["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")

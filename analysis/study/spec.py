@@ -61,7 +61,8 @@ def preset_specs(preset: str, tasks: list[str], *, model: str | None, seeds: tup
     """The studies of a preset.
 
     ``default``: the given task(s) with the given training options, probes on the last layer.
-    ``paper``: every listed task fine-tuned, each recording all the others (cross-task, Table 5).
+    ``paper``: every listed task fine-tuned, each recording all the others at update 0 and the end
+    (cross-task, Table 5, compares only those two).
     ``quick``: a smoke test — 20 updates, 2 snapshots, a 2 × 2 probe grid with 2 seeds.
     """
     if preset not in PRESETS:
@@ -74,6 +75,6 @@ def preset_specs(preset: str, tasks: list[str], *, model: str | None, seeds: tup
     specs = []
     for task in tasks:
         others = tuple(t for t in tasks if t != task) if preset == "paper" else ()
-        specs.append(StudySpec(task, model, seeds, train, SnapshotOptions(probe_tasks=others), ProbeConfig(),
-                               data_dir=data_dir))
+        snaps = SnapshotOptions(probe_tasks=others, probe_steps="ends")
+        specs.append(StudySpec(task, model, seeds, train, snaps, ProbeConfig(), data_dir=data_dir))
     return specs
