@@ -152,6 +152,23 @@ def test_separate_proves_overlap_with_a_witness() -> None:
     assert sep.separable and ((A + 10) @ sep.w).min() > (B @ sep.w).max()
 
 
+@settings(max_examples=12, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 10_000), shift=st.floats(0, 3), keep=st.integers(1, 60))
+def test_warm_started_separate_agrees_with_an_independent_lp(seed: int, shift: float, keep: int) -> None:
+    """Any start (a support remembered from another problem) changes the work, never the answer."""
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(160, 25))
+    B = rng.normal(size=(140, 25)) + np.r_[shift, np.zeros(24)]
+    start = (rng.choice(160, keep, replace=False), rng.choice(140, keep, replace=False))
+    cold = separate(A, B, tol=1e-9)
+    warm = separate(A, B, tol=1e-9, start=start)
+    assert cold.separable == warm.separable == (not overlap_lp(A, B))
+    if warm.separable:
+        assert (A @ warm.w).min() - (B @ warm.w).max() > 1e-9
+    elif warm.witness is not None:
+        assert overlap_lp(A[warm.witness[0]], B[warm.witness[1]])
+
+
 def test_identical_points_with_different_labels_are_reported() -> None:
     rng = np.random.default_rng(5)
     X = np.vstack([rng.normal(size=(20, 3)), rng.normal(size=(20, 3)) + 6])

@@ -148,6 +148,44 @@ class Planes:
             self.partners.get(other, set()).discard(uid)
 
 
+class Supports:
+    """For pairs of active clusters (keyed by uid), the points that carried weight in their last
+    nearest-point solve: the warm start for the next decision between the two (or their successors)."""
+
+    def __init__(self) -> None:
+        self.table: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self.partners: dict[int, set[int]] = {}
+
+    def get(self, u: int, v: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """(point ids on u's side, point ids on v's side)."""
+        if (u, v) in self.table:
+            return self.table[(u, v)]
+        entry = self.table.get((v, u))
+        return None if entry is None else (entry[1], entry[0])
+
+    def put(self, u: int, v: int, ids_u: np.ndarray, ids_v: np.ndarray) -> None:
+        self.table.pop((v, u), None)
+        self.table[(u, v)] = (ids_u, ids_v)
+        self.partners.setdefault(u, set()).add(v)
+        self.partners.setdefault(v, set()).add(u)
+
+    def rename(self, old: int, new: int) -> None:
+        """Cluster ``old`` lives on as ``new`` (it absorbed another): its entries stay useful."""
+        for other in self.partners.pop(old, ()):
+            entry = self.get(old, other)
+            self.table.pop((old, other), None)
+            self.table.pop((other, old), None)
+            self.partners[other].discard(old)
+            if entry is not None:
+                self.put(new, other, *entry)
+
+    def forget(self, uid: int) -> None:
+        for other in self.partners.pop(uid, ()):
+            self.table.pop((uid, other), None)
+            self.table.pop((other, uid), None)
+            self.partners.get(other, set()).discard(uid)
+
+
 class Engine:
     """State of one DirectProbe run; :meth:`run` performs it."""
 
@@ -166,6 +204,8 @@ class Engine:
         self.counters.conflict_points = int(self.pinned.sum())
         self.progress = Progress(progress, total=max(self.n - len(self.labels), 0))
         self.planes = Planes()
+        self.supports = Supports()
+        self.scratch = np.full(self.n, -1, dtype=np.int64)
         n_slots = int(self.y.max()) + 1 if self.n else 0
         self.label_sep = np.zeros((n_slots, n_slots), dtype=np.int8)
         """[a, b] = 1: a's unpinned points are separable from all of b's (verified), -1: they are not
@@ -293,6 +333,8 @@ class Engine:
         merged = self._combine(A, B)
         self.planes.forget(A.uid)
         self.planes.forget(B.uid)
+        self.supports.forget(small.uid)
+        self.supports.rename(big.uid, merged.uid)
         for other, w, lo_val, hi_val in inherited:
             self.planes.put(merged.uid, other, w, lo_val, hi_val)
         for low, high, w, lo_val, hi_val in self._pending:
@@ -360,6 +402,20 @@ class Engine:
             self.label_sep[a, b] = 1 if sep.separable else -1
         return self.label_sep[a, b] == 1
 
+    def _start(self, uid: int, members: np.ndarray, D: Cluster) -> tuple[np.ndarray, np.ndarray] | None:
+        """The remembered support between cluster ``uid`` and D, as row indices into the merged
+        cluster's points (``members``) and D's points; None if nothing is remembered."""
+        entry = self.supports.get(uid, D.uid)
+        if entry is None:
+            return None
+        rows = []
+        for ids, own in zip(entry, (members, D.members.view)):
+            self.scratch[own] = np.arange(len(own))
+            local = self.scratch[ids]
+            self.scratch[own] = -1
+            rows.append(local[local >= 0])
+        return rows[0], rows[1]
+
     def _acceptable(self, A: Cluster, B: Cluster) -> bool:
         """Whether A ∪ B overlaps no current cluster of another label (exact)."""
         c = self.counters
@@ -409,13 +465,17 @@ class Engine:
         if not unresolved:
             return True
         M = big.points.with_rows(small.points.view)
+        members = np.concatenate([big.members.view, small.members.view])
         for D, hint in unresolved:
             if self._labels_apart(A.label, D.label):
                 c.by_label_pair += 1
                 continue
             c.checks += 1
-            sep = separate(M, D.points.view, tol=self.tol, hint=None if hint is None else -hint)
+            start = self._start(big.uid, members, D)
+            sep = separate(M, D.points.view, tol=self.tol, hint=None if hint is None else -hint, start=start)
             c.lp_calls += sep.lp_calls
+            if sep.support is not None:
+                self.supports.put(big.uid, D.uid, members[sep.support[0]], D.members.view[sep.support[1]])
             if not sep.separable:
                 if sep.method in ("lp-unresolved", "touching"):
                     c.unresolved += 1

@@ -40,6 +40,9 @@ class Separation:
     """What decided: "quick" (a cheap candidate plane, verified), "nearest" (a maximum-margin plane of
     working sets, verified), "touching" (two explicit hull points closer than the tolerance), "lp" or
     "lp-unresolved"."""
+    support: tuple[np.ndarray, np.ndarray] | None = None
+    """Indices into A and B of the points that carried weight in the last nearest-point solve, a warm
+    start for a later decision between similar sets; None when no such solve ran."""
 
 
 @dataclass(frozen=True)
@@ -250,27 +253,36 @@ class _WorkingSets:
 
 
 def _solve_working(A: np.ndarray, B: np.ndarray, tol: float, w: np.ndarray, gap_tol: float,
-                   stop_when_separated: bool, batch: int = 64, max_rounds: int = 80) -> _WorkingSets:
+                   stop_when_separated: bool, start: tuple[np.ndarray, np.ndarray] | None = None,
+                   batch: int = 64, max_rounds: int = 80) -> _WorkingSets:
     """Solve on subsets, adding the points beyond the subset's slab, until none is left (optimal),
     the bounds meet within ``gap_tol``, or (optionally) a plane is verified on every point.
 
     Each round keeps only the points that carry weight in the last solution (the optimum of the
     subset is unchanged without the others, so the distance never grows from round to round) and
-    adds up to ``batch`` violators per side, which keeps every solve small.
+    adds up to ``batch`` violators per side, which keeps every solve small.  ``start`` (indices into
+    A and B, both non-empty) is solved first: the support of a similar earlier problem saves rounds.
     """
     state = _WorkingSets(0.0, np.inf, None, np.zeros(len(A), bool), np.zeros(len(B), bool))
+    warm = start is not None and len(start[0]) > 0 and len(start[1]) > 0
+    if warm:
+        state.in_a[start[0]] = True
+        state.in_b[start[1]] = True
     for _ in range(max_rounds):
-        ha, hb = A @ w, B @ w
-        edge_a = ha[state.in_a].min() if state.in_a.any() else np.inf
-        edge_b = hb[state.in_b].max() if state.in_b.any() else -np.inf
-        add_a = [i for i in np.argsort(ha, kind="stable")[:batch + state.in_a.sum()].tolist()
-                 if not state.in_a[i] and ha[i] < edge_a - tol][:batch]
-        add_b = [j for j in np.argsort(-hb, kind="stable")[:batch + state.in_b.sum()].tolist()
-                 if not state.in_b[j] and hb[j] > edge_b + tol][:batch]
-        if not add_a and not add_b:
-            break
-        state.in_a[add_a] = True
-        state.in_b[add_b] = True
+        if warm:
+            warm = False
+        else:
+            ha, hb = A @ w, B @ w
+            edge_a = ha[state.in_a].min() if state.in_a.any() else np.inf
+            edge_b = hb[state.in_b].max() if state.in_b.any() else -np.inf
+            add_a = [i for i in np.argsort(ha, kind="stable")[:batch + state.in_a.sum()].tolist()
+                     if not state.in_a[i] and ha[i] < edge_a - tol][:batch]
+            add_b = [j for j in np.argsort(-hb, kind="stable")[:batch + state.in_b.sum()].tolist()
+                     if not state.in_b[j] and hb[j] > edge_b + tol][:batch]
+            if not add_a and not add_b:
+                break
+            state.in_a[add_a] = True
+            state.in_b[add_b] = True
         ia, ib = np.flatnonzero(state.in_a), np.flatnonzero(state.in_b)
         lam, mu = _nearest_weights(A[ia], B[ib])
         state.in_a[ia[lam <= 0]] = False
@@ -291,28 +303,29 @@ def _solve_working(A: np.ndarray, B: np.ndarray, tol: float, w: np.ndarray, gap_
 
 
 def separate(A: np.ndarray, B: np.ndarray, *, tol: float, hint: np.ndarray | None = None,
-             lp_batch: int = 64, max_rounds: int = 50) -> Separation:
+             start: tuple[np.ndarray, np.ndarray] | None = None, lp_batch: int = 64,
+             max_rounds: int = 50) -> Separation:
     """Decide exactly whether conv(A) and conv(B) are disjoint.
 
     Frank-Wolfe (:func:`quick_separator`) comes first, then maximum-margin planes of growing
-    working sets (:func:`_solve_working`), each verified on every point.  If the working sets touch,
-    HiGHS decides on them: infeasible proves the overlap; otherwise its plane is checked on every
-    point and its working set grows by the worst violators.
+    working sets (:func:`_solve_working`, warm-started from ``start`` if given), each verified on
+    every point.  If the working sets touch, HiGHS decides on them: infeasible proves the overlap;
+    otherwise its plane is checked on every point and its working set grows by the worst violators.
     """
     verified, w = quick_separator(A, B, tol, hint)
     if verified is not None:
         _, high, low = check_direction(A, B, verified, tol)
         return Separation(True, verified, high, low, None, 0, "quick")
-    work = _solve_working(A, B, tol, w, 0.0, stop_when_separated=True)
+    work = _solve_working(A, B, tol, w, 0.0, stop_when_separated=True, start=start)
+    support = (np.flatnonzero(work.in_a), np.flatnonzero(work.in_b))
     if work.lower > tol:
         _, high, low = check_direction(A, B, work.w, tol)
-        return Separation(True, work.w, high, low, None, 0, "nearest")
+        return Separation(True, work.w, high, low, None, 0, "nearest", support)
     if work.upper <= tol:
         # Two explicit hull points closer than float64 resolution: touching counts as overlapping.
-        witness = (np.flatnonzero(work.in_a), np.flatnonzero(work.in_b))
-        return Separation(False, None, np.nan, np.nan, witness, 0, "touching")
-    work_a = set(np.flatnonzero(work.in_a).tolist())
-    work_b = set(np.flatnonzero(work.in_b).tolist())
+        return Separation(False, None, np.nan, np.nan, support, 0, "touching", support)
+    work_a = set(support[0].tolist())
+    work_b = set(support[1].tolist())
     calls = 0
     for _ in range(max_rounds):
         ia = np.array(sorted(work_a))
@@ -326,12 +339,14 @@ def separate(A: np.ndarray, B: np.ndarray, *, tol: float, hint: np.ndarray | Non
         ok, high, low = check_direction(A, B, w_new, tol)
         if ok:
             return Separation(True, w_new, high, low, None, calls, "lp")
-        if len(ia) == len(A) and len(ib) == len(B):
-            # The LP on all points was feasible yet its plane fails the margin: the hulls touch.
-            return Separation(False, None, np.nan, np.nan, None, calls, "lp-unresolved")
+        size = len(work_a) + len(work_b)
         work_a.update(np.argsort(A @ w_new, kind="stable")[:lp_batch].tolist())
         work_b.update(np.argsort(-(B @ w_new), kind="stable")[:lp_batch].tolist())
-    return Separation(False, None, np.nan, np.nan, None, calls, "lp-unresolved")
+        if len(work_a) + len(work_b) == size:
+            # The LP's plane fails the margin on its own working sets: they touch to within the
+            # tolerance, yet are separable, so no LP on them can decide.
+            break
+    return Separation(False, None, np.nan, np.nan, None, calls, "lp-unresolved", support)
 
 
 def hull_distance(A: np.ndarray, B: np.ndarray, *, tol: float | None = None,
