@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -14,6 +17,7 @@ from analysis.finetune import (SnapshotOptions, TrainOptions, finetune, list_run
 from analysis.finetune.examples import downsample
 from analysis.finetune.optim import BETAS, EPS, BertAdam, make_optimizer
 from analysis.finetune.reinit import reinit_top_layers
+from analysis.finetune.runs import live_status, process_info
 from analysis.finetune.train import auto_snapshot_epochs, snapshot_steps
 from analysis.models import load_model, resolve_model
 from analysis.tasks import load_task
@@ -185,9 +189,13 @@ def test_new_probe_task_on_a_finished_run_adds_only_what_is_missing(store, tiny_
     before = run_snapshots(store, first["run"])
     assert sorted(before["step"].unique()) == [0, 3, 6], "by default every epoch end is snapshotted"
     created = {key: store[key].meta["created"] for key in before["entry"]}
+    statuses = []
+    status_now = (lambda stage, done, total:
+                  statuses.append(list_runs(store).set_index("run").loc[first["run"], "status"]))
     again = finetune("trec-6", str(tiny_bert), snapshots=SnapshotOptions(probe_tasks=("trec-50",), probe_steps="ends"),
-                     **kwargs)
+                     progress=status_now, **kwargs)
     assert again["run"] == first["run"] and again["hit"] is False and again["status"] == "done"
+    assert statuses and set(statuses) == {"done"}, "a finished run stays done while it gains snapshots"
     after = run_snapshots(store, first["run"])
     assert sorted(after[after["task"] == "trec-50"]["step"].unique()) == [0, 6]
     assert all(store[key].meta["created"] == stamp for key, stamp in created.items())
@@ -319,3 +327,15 @@ def test_background_snapshots_equal_inline_ones_and_an_unfinished_one_is_redone(
     final = f"weights/step-{resumed['total_steps']:06d}.safetensors"
     x, y = load_file(inline.work / run / final), load_file(store.work / run / final)
     assert all(torch.equal(x[k], y[k]) for k in x)
+
+
+def test_live_status_tells_a_dead_process_from_a_running_one():
+    record = {"status": "running", "process": process_info()}
+    assert live_status(record) == "running"
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    assert live_status({**record, "process": {**record["process"], "pid": gone.pid}}) == "interrupted"
+    assert live_status({**record, "process": {**record["process"], "started": 0.0}}) == "interrupted"
+    elsewhere = {**record["process"], "host": socket.gethostname() + "-elsewhere", "pid": gone.pid}
+    assert live_status({**record, "process": elsewhere}) == "running", "another host's run cannot be checked"
+    assert live_status({**record, "status": "done", "process": {**record["process"], "pid": gone.pid}}) == "done"

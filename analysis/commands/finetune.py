@@ -9,6 +9,7 @@ from tqdm.auto import tqdm
 
 from ..finetune import SnapshotOptions, TrainOptions, finetune, list_runs, parse_seeds, seed_spread
 from ..finetune.options import BATCHINGS, OPTIMIZERS, PROBE_STEPS
+from ..finetune.runs import live_status
 from ..store import Store
 from .common import add_model_task_arguments, task_options
 
@@ -145,10 +146,11 @@ def options_from(args: argparse.Namespace) -> tuple[TrainOptions, SnapshotOption
 
 
 def run_summary(record: dict[str, Any]) -> dict[str, Any]:
-    """The short form of a run record that the command prints."""
-    final = record.get("final") or {}
+    """The short form of a run record that the command prints (the final metric only for a done run)."""
+    status = live_status(record)
+    final = (record.get("final") or {}) if status == "done" else {}
     return {
-        "run": record["run"], "seed": record["seed"], "status": record["status"], "hit": record.get("hit", False),
+        "run": record["run"], "seed": record["seed"], "status": status, "hit": record.get("hit", False),
         "test_accuracy": final.get("test_accuracy"), "majority_baseline": record["majority_baseline"],
         "failed": final.get("failed"), "step": record["step"], "total_steps": record["total_steps"],
         "updates_per_epoch": record["updates_per_epoch"], "n_train": record["n_train"], "n_test": record["n_test"],

@@ -46,7 +46,7 @@ def run_show(args: argparse.Namespace) -> dict[str, Any]:
         raise StoreError(f"no fine-tuning run {args.run!r} in store {store.root} (see `python -m analysis runs ls`)")
     metrics, snapshots = run_metrics(store, args.run), run_snapshots(store, args.run)
     summary = run_summary(record)
-    lines = [f"{args.run}: {record['task']} on {record['model']}, seed {record['seed']}, {record['status']}, "
+    lines = [f"{args.run}: {record['task']} on {record['model']}, seed {record['seed']}, {summary['status']}, "
              f"update {record['step']} of {record['total_steps']}", metrics.to_string(index=False)]
     steps = sorted(snapshots["step"].unique().tolist())
     lines.append(f"{len(snapshots)} snapshot entries at steps {steps}")

@@ -5,12 +5,16 @@ weights, the task's data checksums and options, every :class:`TrainOptions` fiel
 and the code version; its ``group`` key covers the same minus the seed (the runs whose spread
 :func:`seed_spread` reports).  The record ``<store>/work/<run key>/run.json`` is replaced
 atomically after every snapshot; it holds the status (``running``, ``interrupted``,
-``failed``, ``done``), progress, metrics and the snapshot list.  Snapshots themselves are
-store entries (see :mod:`analysis.finetune.snapshots`).
+``failed``, ``done``), the training process (pid, host, start time), progress, metrics and the
+snapshot list.  Snapshots themselves are store entries (see :mod:`analysis.finetune.snapshots`).
+A ``running`` run whose process is gone (killed without a chance to say so) reads as
+``interrupted`` (:func:`live_status`); a ``done`` run that a later command extends with more
+snapshots stays ``done``.
 
 * ``list_runs(store) -> DataFrame``: one row per run, columns ``run, group, task, model, seed,
   status, step, total_steps, test_accuracy, majority_baseline, failed, n_snapshots,
-  train_seconds, snapshot_seconds, updated`` plus one column per training option.
+  train_seconds, snapshot_seconds, updated`` plus one column per training option
+  (``test_accuracy`` and ``failed`` only for ``done`` runs).
 * ``run_snapshots(store, run) -> DataFrame``: ``step, epoch, task, split, entry`` (a store key,
   read with ``store[entry]`` and ``analysis.embed.representation``), sorted by step.
 * ``run_metrics(store, run) -> DataFrame``: ``step, epoch, epoch_end, train_loss`` (mean since
@@ -24,10 +28,12 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import psutil
 
 from ..store import Store, StoreError
 from .options import TrainOptions
@@ -60,6 +66,26 @@ def write_record(store: Store, record: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def process_info() -> dict[str, Any]:
+    """This process as a run record names it: pid, host and start time (a pid alone can be reused)."""
+    return {"pid": os.getpid(), "host": socket.gethostname(), "started": psutil.Process().create_time()}
+
+
+def live_status(record: dict[str, Any]) -> str:
+    """The record's status, except that a ``running`` run whose process no longer exists is ``interrupted``.
+
+    A run recorded by another host cannot be checked and keeps its status.
+    """
+    process = record.get("process") or {}
+    if record["status"] != "running" or process.get("host", socket.gethostname()) != socket.gethostname():
+        return record["status"]
+    try:
+        alive = abs(psutil.Process(process["pid"]).create_time() - process["started"]) < 0.01
+    except (KeyError, psutil.NoSuchProcess):
+        alive = False
+    return "running" if alive else "interrupted"
+
+
 def records(store: Store) -> list[dict[str, Any]]:
     """Every readable run record, oldest first."""
     if not store.work.is_dir():
@@ -78,10 +104,11 @@ def list_runs(store: Store) -> pd.DataFrame:
     """One row per run: identity, status, progress, final metric and training options."""
     rows = []
     for r in records(store):
-        final = r.get("final") or {}
+        status = live_status(r)
+        final = (r.get("final") or {}) if status == "done" else {}
         rows.append({
             "run": r["run"], "group": r["group"], "task": r["task"], "model": r["model"], "seed": r["seed"],
-            "status": r["status"], "step": r["step"], "total_steps": r["total_steps"],
+            "status": status, "step": r["step"], "total_steps": r["total_steps"],
             "test_accuracy": final.get("test_accuracy"), "majority_baseline": r["majority_baseline"],
             "failed": final.get("failed"), "n_snapshots": len({s["step"] for s in r["snapshots"]}),
             "train_seconds": r["train_seconds"], "snapshot_seconds": r["snapshot_seconds"],

@@ -34,7 +34,7 @@ from .heads import TargetClassifier, model_dropout, set_dropout
 from .optim import make_optimizer, make_schedule
 from .options import SnapshotOptions, TrainOptions
 from .reinit import reinit_top_layers
-from .runs import read_record, write_record
+from .runs import process_info, read_record, write_record
 from .snapshots import Target, entry_key, make_target, write_snapshot
 
 FINETUNE_VERSION = "finetune-1"
@@ -107,11 +107,12 @@ def finetune(task: str, model: str | None = None, *, seed: int = 1, options: Tra
     A finished run whose requested snapshots are all stored is a hit: no model is loaded.  An
     unfinished one resumes from its last checkpoint; a finished one asked for snapshots it does
     not hold (new probe tasks, a finer interval) trains again from the start, deterministically,
-    storing only what is missing.  ``threads`` sets torch's thread
-    count for training (default: torch's own); on a machine shared with other busy processes,
-    1 thread can be several times faster than 2 (see bench/RESULTS.md).  ``snapshot_workers``
-    background processes store the snapshots before the last one while training goes on
-    (default: one per core that ``threads`` leaves idle; none when ``threads`` is not given).
+    storing only what is missing, and stays ``done`` meanwhile.  ``threads`` sets torch's
+    thread count for training (default: torch's own); on a machine shared with other busy
+    processes, 1 thread can be several times faster than 2 (see bench/RESULTS.md).
+    ``snapshot_workers`` background processes store the snapshots before the last one while
+    training goes on (default: one per core that ``threads`` leaves idle; none when
+    ``threads`` is not given).
     """
     options = options or TrainOptions()
     snapshots = snapshots or SnapshotOptions()
@@ -251,7 +252,9 @@ class _Training:
                     redo = []
             if start == 0:
                 self.counters = {"step": 0, "window_loss": 0.0, "window_n": 0, "epoch_loss": 0.0, "epoch_n": 0}
-            self.record.update(status="running", error=None)
+            self.record.update(error=None, process=process_info())
+            if not done:  # a finished run that only adds snapshots stays done
+                self.record["status"] = "running"
             self.workers = SnapshotWorkers(self.n_workers, self.work / PENDING) if self.n_workers else None
             try:
                 for step in redo:
@@ -260,18 +263,18 @@ class _Training:
                     self.record_point(0)
                 self.loop(start, self.stop)
             except KeyboardInterrupt:
-                self.record["status"] = "interrupted"
+                self.record["status"] = "done" if done else "interrupted"
                 self.save_record()
                 raise
             except Exception as exc:
-                self.record.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+                self.record.update(status="done" if done else "failed", error=f"{type(exc).__name__}: {exc}")
                 self.save_record()
                 raise
             finally:
                 if self.workers:
                     self.workers.close()
             if done:
-                self.record.update(status="done", checkpoint=None)
+                self.record["checkpoint"] = None
                 self.save_record()
                 self.remove_checkpoints(keep=None)
             return self.record
