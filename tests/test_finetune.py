@@ -265,6 +265,8 @@ def test_cli_seeds_runs_ls_and_spread(store, tiny_bert, shared_data, capsys):
     baseline = spread["majority_baseline"]
     assert spread["failed_seeds"] == [r["seed"] for r in out["runs"] if r["test_accuracy"] <= baseline]
 
+    assert main(["runs", "--json", "--store", str(store.root), "ls"]) == 0  # options before the action
+    assert json.loads(capsys.readouterr().out)["store"] == str(store.root)
     assert main(["runs", "ls", "--store", str(store.root), "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert {r["seed"] for r in listed["runs"]} == {1, 2} and all(r["optimizer"] == "bertadam" for r in listed["runs"])

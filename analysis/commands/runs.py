@@ -14,14 +14,25 @@ LS_COLUMNS = ["run", "task", "model", "seed", "status", "step", "total_steps", "
 
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("runs", help="list fine-tuning runs or show one")
+    """``runs ls|show``; ``--json`` and ``--store`` go before or after the action."""
+    p = sub.add_parser("runs", parents=[parent], help="list fine-tuning runs or show one")
+    again = unset_unless_given()
     actions = p.add_subparsers(dest="action", required=True)
-    ls = actions.add_parser("ls", parents=[parent], help="every run: status, progress, final metric, options")
+    ls = actions.add_parser("ls", parents=[again], help="every run: status, progress, final metric, options")
     ls.add_argument("--task", default=None, help="only runs on this task")
     ls.set_defaults(handler=run_ls)
-    show = actions.add_parser("show", parents=[parent], help="one run's metrics and snapshots")
+    show = actions.add_parser("show", parents=[again], help="one run's metrics and snapshots")
     show.add_argument("run", help="a run key (from runs ls)")
     show.set_defaults(handler=run_show)
+
+
+def unset_unless_given() -> argparse.ArgumentParser:
+    """``--json`` and ``--store`` again for the actions, setting nothing unless given there, so that
+    they do not overwrite a value given before the action (``runs --json ls``)."""
+    again = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    again.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    again.add_argument("--store", help="store folder (default: $FTGEO_STORE or cache/)")
+    return again
 
 
 def run_ls(args: argparse.Namespace) -> dict[str, Any]:
