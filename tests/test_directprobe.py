@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog, minimize
 
 from analysis.directprobe import DirectProbeResult, directprobe, spatial_similarity
-from analysis.directprobe.hulls import hull_distance, separate
+from analysis.directprobe.hulls import data_tolerance, hull_distance, separate
 from analysis.directprobe.plain import plain_directprobe
 
 
@@ -167,6 +167,22 @@ def test_warm_started_separate_agrees_with_an_independent_lp(seed: int, shift: f
         assert (A @ warm.w).min() - (B @ warm.w).max() > 1e-9
     elif warm.witness is not None:
         assert overlap_lp(A[warm.witness[0]], B[warm.witness[1]])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_gap_a_few_hundred_tolerances_wide_is_certified(seed: int) -> None:
+    """Two hulls with flat faces 300 tolerances apart: the gap is found and certified from below,
+    which NNLS alone (sum-to-one met only to ~1e-10) cannot do."""
+    rng = np.random.default_rng(seed)
+    A, B = rng.normal(size=(400, 60)) * 3, rng.normal(size=(400, 60)) * 3
+    A[:, 0], B[:, 0] = np.abs(A[:, 0]), -np.abs(B[:, 0])
+    A[:150, 0] = B[:150, 0] = 0.0
+    tol = data_tolerance(A, B)
+    A[:, 0] += 300 * tol
+    sep = separate(A, B, tol=tol)
+    assert sep.separable and (A @ sep.w).min() - (B @ sep.w).max() > tol
+    dist = hull_distance(A, B, tol=tol)
+    assert 0.95 * 300 * tol < dist.lower <= dist.upper <= 300 * tol * (1 + 1e-6)
 
 
 def test_identical_points_with_different_labels_are_reported() -> None:
