@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -15,9 +18,9 @@ from analysis.embed import embed, representation
 from analysis.finetune import (SnapshotOptions, TrainOptions, finetune, list_runs, parse_seeds, run_metrics,
                                run_snapshots, seed_spread)
 from analysis.finetune.examples import downsample
-from analysis.finetune.optim import BETAS, EPS, BertAdam, make_optimizer
+from analysis.finetune.optim import BETAS, EPS, make_optimizer
 from analysis.finetune.reinit import reinit_top_layers
-from analysis.finetune.runs import live_status, process_info
+from analysis.finetune.runs import live_status, process_info, read_record
 from analysis.finetune.train import auto_snapshot_epochs, snapshot_steps
 from analysis.models import load_model, resolve_model
 from analysis.tasks import load_task
@@ -52,21 +55,24 @@ def test_training_reduces_the_loss_on_a_real_task(store, tiny_bert, shared_data)
 
 
 def test_bertadam_differs_from_adamw_exactly_by_bias_correction():
+    """Both optimisers as training builds them (``make_optimizer``: fused AdamW, BertAdam) against the formula."""
     lr, decay = 0.01, 0.1
-    start = torch.tensor([1.0, -2.0, 0.5])
-    grads = [torch.tensor([0.3, -0.1, 2.0]), torch.tensor([-0.5, 0.2, 1.0]), torch.tensor([0.1, 0.1, -3.0])]
+    start = torch.tensor([[1.0, -2.0, 0.5]])
+    grads = [torch.tensor([[0.3, -0.1, 2.0]]), torch.tensor([[-0.5, 0.2, 1.0]]), torch.tensor([[0.1, 0.1, -3.0]])]
     results = {}
     for name in ("adamw", "bertadam"):
-        p = torch.nn.Parameter(start.clone())
-        opt = (torch.optim.AdamW([p], lr=lr, betas=BETAS, eps=EPS, weight_decay=decay) if name == "adamw"
-               else BertAdam([p], lr=lr, weight_decay=decay))
+        layer = torch.nn.Linear(3, 1, bias=False)  # one weight matrix: in the decayed group
+        with torch.no_grad():
+            layer.weight.copy_(start)
+        opt = make_optimizer(layer, name, lr, decay)
+        assert opt.defaults.get("fused") is (True if name == "adamw" else None)
         for g in grads:
-            p.grad = g.clone()
+            layer.weight.grad = g.clone()
             opt.step()
-        results[name] = p.detach().double()
+        results[name] = layer.weight.detach().double()
     b1, b2 = BETAS
     expected = {"adamw": start.double(), "bertadam": start.double()}
-    m = v = torch.zeros(3, dtype=torch.float64)
+    m = v = torch.zeros(1, 3, dtype=torch.float64)
     for t, g in enumerate(grads, start=1):
         g = g.double()
         m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
@@ -331,6 +337,41 @@ def test_background_snapshots_equal_inline_ones_and_an_unfinished_one_is_redone(
     assert all(torch.equal(x[k], y[k]) for k in x)
 
 
+def test_a_killed_cli_run_reads_as_interrupted_and_resumes_to_the_same_weights(tmp_path, tiny_bert, shared_data):
+    from analysis.store import Store
+
+    args = ["--task", "trec-6", "--model", str(tiny_bert), "--data-dir", str(shared_data), "--train-size", "48",
+            "--batch-size", "16", "--lr", "2e-3", "--warmup", "0", "--epochs", "5", "--seed", "4",
+            "--snapshot-epochs", "0", "--keep-weights", "--threads", "1", "--snapshot-workers", "0"]
+    store = Store(tmp_path / "killed")
+    command = [sys.executable, "-m", "analysis", "finetune", *args, "--store", str(store.root), "--json"]
+    env = {**os.environ, "FTGEO_DATA_DIR": str(shared_data)}
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while not list(store.work.glob("run-*/checkpoint-*")):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"no checkpoint appeared: {proc.communicate()[1].decode()[-2000:]}")
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    (row,) = list_runs(store).to_dict("records")
+    assert row["status"] == "interrupted" and row["test_accuracy"] is None, "a dead process is not running"
+    assert read_record(store, row["run"])["status"] == "running", "the killed process had no chance to say so"
+
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["runs"][0]["status"] == "done"
+    whole = Store(tmp_path / "whole")
+    options = TrainOptions(epochs=5, train_size=48, batch_size=16, lr=2e-3, warmup=0.0)
+    reference = finetune("trec-6", str(tiny_bert), seed=4, options=options, store=whole, data_dir=shared_data,
+                         snapshots=SnapshotOptions(epochs=0, keep_weights=True), threads=1, snapshot_workers=0)
+    assert reference["run"] == row["run"]
+    final = f"weights/step-{reference['total_steps']:06d}.safetensors"
+    a, b = load_file(whole.work / row["run"] / final), load_file(store.work / row["run"] / final)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_live_status_tells_a_dead_process_from_a_running_one():
     record = {"status": "running", "process": process_info()}
     assert live_status(record) == "running"
@@ -341,3 +382,19 @@ def test_live_status_tells_a_dead_process_from_a_running_one():
     elsewhere = {**record["process"], "host": socket.gethostname() + "-elsewhere", "pid": gone.pid}
     assert live_status({**record, "process": elsewhere}) == "running", "another host's run cannot be checked"
     assert live_status({**record, "status": "done", "process": {**record["process"], "pid": gone.pid}}) == "done"
+
+
+def test_dep_fine_tuning_classifies_word_pairs(store, tiny_bert, shared_data):
+    options = TrainOptions(train_size=64, batch_size=16, lr=2e-3, warmup=0.0, steps=4)
+    record = finetune("dep", str(tiny_bert), seed=1, options=options, store=store, data_dir=shared_data)
+    assert record["status"] == "done" and record["n_train"] == 64
+    assert 0 <= record["final"]["test_accuracy"] <= 1
+    dep = load_task("dep", "test", data_dir=shared_data)
+    assert record["n_test"] == dep.n_targets and record["label_names"] == dep.label_names
+    losses = run_metrics(store, record["run"])["train_loss"].dropna()
+    assert len(losses) and np.isfinite(losses).all()
+    snapshots = run_snapshots(store, record["run"])
+    final = snapshots[(snapshots["step"] == 4) & (snapshots["split"] == "train")]["entry"].item()
+    X, y = representation(store[final], 2)
+    assert X.shape == (64, 2 * 32), "a pair target is [head; dependent]"
+    assert store[final].summary["kind"] == "pair"
