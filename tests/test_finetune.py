@@ -271,6 +271,10 @@ def test_cli_seeds_runs_ls_and_spread(store, tiny_bert, shared_data, capsys):
     baseline = spread["majority_baseline"]
     assert spread["failed_seeds"] == [r["seed"] for r in out["runs"] if r["test_accuracy"] <= baseline]
 
+    # the same runs asked for with another --epochs: --steps sets the length, so the same runs (hits)
+    assert main([*args, "--epochs", "7"]) == 0
+    assert all(r["hit"] for r in json.loads(capsys.readouterr().out)["runs"])
+
     assert main(["runs", "--json", "--store", str(store.root), "ls"]) == 0  # options before the action
     assert json.loads(capsys.readouterr().out)["store"] == str(store.root)
     assert main(["runs", "ls", "--store", str(store.root), "--json"]) == 0

@@ -59,6 +59,11 @@ class TrainOptions:
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def identity(self) -> dict[str, Any]:
+        """The options that determine the trajectory: as :meth:`as_dict`, but ``epochs`` is ``None``
+        when ``steps`` overrides it, so runs that train identically share a run key."""
+        return {**self.as_dict(), "epochs": None} if self.steps is not None else self.as_dict()
+
 
 PROBE_STEPS: tuple[str, ...] = ("all", "ends")
 

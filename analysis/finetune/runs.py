@@ -14,7 +14,8 @@ snapshots stays ``done``.
 * ``list_runs(store) -> DataFrame``: one row per run, columns ``run, group, task, model, seed,
   status, step, total_steps, test_accuracy, majority_baseline, failed, n_snapshots,
   train_seconds, snapshot_seconds, updated`` plus one column per training option
-  (``test_accuracy`` and ``failed`` only for ``done`` runs).
+  (``test_accuracy`` and ``failed`` only for ``done`` runs; ``epochs`` is empty when ``steps``
+  sets the length).
 * ``run_snapshots(store, run) -> DataFrame``: ``step, epoch, task, split, entry`` (a store key,
   read with ``store[entry]`` and ``analysis.embed.representation``), sorted by step.
 * ``run_metrics(store, run) -> DataFrame``: ``step, epoch, epoch_end, train_loss`` (mean since

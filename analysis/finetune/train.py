@@ -57,7 +57,7 @@ def run_spec(ref: ModelRef, task: str, *, seed: int, options: TrainOptions, data
     data = {split: sorted(sha256_file(f) for f in task_files(task, split, data_dir=data_dir, options=task_options,
                                                             store=store)) for split in SPLITS}
     return {"model": ref.fingerprint, "task": task, "data": data, "task_options": task_options or {},
-            "options": options.as_dict(), "seed": seed, "version": FINETUNE_VERSION, "embed_version": EMBED_VERSION}
+            "options": options.identity(), "seed": seed, "version": FINETUNE_VERSION, "embed_version": EMBED_VERSION}
 
 
 SNAPSHOT_BUDGET = 0.10
@@ -212,7 +212,7 @@ class _Training:
         return {
             "run": self.key, "group": make_key("rungroup", {k: v for k, v in self.spec.items() if k != "seed"}),
             "spec": self.spec, "model": self.ref.name, "model_path": str(self.ref.path), "task": self.task,
-            "seed": self.seed, "options": self.options.as_dict(), "task_options": self.task_options or {},
+            "seed": self.seed, "options": self.options.identity(), "task_options": self.task_options or {},
             "status": "running", "error": None, "step": 0, "total_steps": self.total,
             "updates_per_epoch": self.per_epoch, "auto_snapshot_epochs": self.auto_epochs, "n_train": train.n_targets,
             "n_train_sentences": self.train_inputs.n_sentences, "n_test": self.test_inputs.data.n_targets,
