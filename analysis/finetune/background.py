@@ -23,7 +23,6 @@ import queue
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from pathlib import Path
 from typing import IO, Any
@@ -87,16 +86,16 @@ def run_job(job: dict[str, Any], cache: dict[str, Any]) -> None:
 
 
 class SnapshotWorkers:
-    """Up to ``n`` worker processes, one job each at a time, started on first use.
+    """Up to ``n`` worker processes of one thread each, one job each at a time, started on first use.
 
-    ``submit`` gives a job to an idle worker (waiting for one if all are busy) and returns the
-    seconds it waited; ``finished`` and ``wait`` return the steps whose jobs have completed
-    (without blocking, and after all outstanding jobs, respectively).  A job that failed, or a
+    ``submit`` gives a job to an idle worker (waiting for one if all are busy); ``finished`` and
+    ``wait`` return the steps whose jobs have completed (without blocking, and after all
+    outstanding jobs, respectively).  A job that failed, or a
     worker that died, raises ``RuntimeError`` naming the worker's log.
     """
 
-    def __init__(self, n: int, log_dir: Path, threads: int = 1):
-        self.n, self.log_dir, self.threads = n, log_dir, threads
+    def __init__(self, n: int, log_dir: Path):
+        self.n, self.log_dir = n, log_dir
         self.procs: list[subprocess.Popen] = []
         self.busy: dict[int, int] = {}  # worker index -> step of its job
         self.done: list[int] = []  # completed steps not yet returned
@@ -105,7 +104,7 @@ class SnapshotWorkers:
     def _start(self) -> int:
         index = len(self.procs)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "OMP_NUM_THREADS": str(self.threads),
+        env = {**os.environ, "OMP_NUM_THREADS": "1",
                "PYTHONPATH": os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p)}
         with open(self.log(index), "ab") as log:
             proc = subprocess.Popen([sys.executable, "-m", "analysis.finetune.worker"], stdin=subprocess.PIPE,
@@ -122,8 +121,7 @@ class SnapshotWorkers:
     def log(self, index: int) -> Path:
         return self.log_dir / f"worker-{index}.log"
 
-    def submit(self, job: dict[str, Any]) -> float:
-        began = time.perf_counter()
+    def submit(self, job: dict[str, Any]) -> None:
         idle = [i for i in range(len(self.procs)) if i not in self.busy]
         if not idle and len(self.procs) < self.n:
             idle = [self._start()]
@@ -131,9 +129,8 @@ class SnapshotWorkers:
             idle = [self._take(block=True)]
         self.busy[idle[0]] = job["step"]
         stdin = self.procs[idle[0]].stdin
-        stdin.write(json.dumps({**job, "threads": self.threads}) + "\n")
+        stdin.write(json.dumps({**job, "threads": 1}) + "\n")
         stdin.flush()
-        return time.perf_counter() - began
 
     def _take(self, block: bool) -> int:
         """Record one completed job's step in ``done``; returns its worker's index.

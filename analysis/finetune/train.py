@@ -397,7 +397,7 @@ class _Training:
                 "ref": {"name": self.ref.name, "path": str(self.ref.path), "fingerprint": self.ref.fingerprint},
                 "epoch": step / self.per_epoch, "seed": self.seed, "original": self.original(step),
                 "data_dir": None if self.data_dir is None else str(self.data_dir),
-                "batch_tokens": self.snap.batch_tokens, "threads": 1,
+                "batch_tokens": self.snap.batch_tokens, "threads": torch.get_num_threads(),
                 "targets": [t.as_json() for t in self.targets_at(step)]}
 
     def redo_snapshot(self, step: int) -> None:
@@ -406,7 +406,7 @@ class _Training:
         if self.workers:
             self.workers.submit(job)
         else:
-            run_job({**job, "threads": torch.get_num_threads()}, {})
+            run_job(job, {})
             self.collect([step])
 
     def collect(self, steps: list[int]) -> None:
