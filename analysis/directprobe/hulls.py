@@ -10,6 +10,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import lstsq
 from scipy.optimize import linprog, nnls
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import LinearSVC
@@ -312,7 +313,7 @@ def _affine_weights(A: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, np.ndarra
     """Weights (summing to one on each side) of the nearest points of the affine hulls of A and B,
     by least squares; None unless they are all non-negative, i.e. the points lie in the convex hulls."""
     M = np.hstack([(A[1:] - A[0]).T, -(B[1:] - B[0]).T])
-    coef = np.linalg.lstsq(M, B[0] - A[0], rcond=None)[0]
+    coef = lstsq(M, B[0] - A[0], lapack_driver="gelsy", check_finite=False)[0]
     lam = np.r_[1.0 - coef[: len(A) - 1].sum(), coef[: len(A) - 1]]
     mu = np.r_[1.0 - coef[len(A) - 1:].sum(), coef[len(A) - 1:]]
     return (lam, mu) if (lam >= 0).all() and (mu >= 0).all() else None
