@@ -1,6 +1,7 @@
 """The content-addressed store: round trip, atomic writes, concurrent writers, clear errors."""
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import textwrap
 import numpy as np
 import pytest
 
+from analysis.cli import main
 from analysis.store import Store, StoreError, make_key
 
 SPEC = {"model": "abc", "task": "pos", "split": "train"}
@@ -113,3 +115,12 @@ def test_row_file_writes_rows_in_any_order(store):
     arr = store[make_key("embed", SPEC)].array("layer_00")
     assert arr.dtype == np.float16
     np.testing.assert_array_equal(arr, [[0, 0, 0], [3, 4, 5], [0, 1, 2], [6, 7, 8], [4, 4, 4]])
+
+
+def test_cli_lists_entries_with_options_before_or_after_the_action(store, capsys):
+    with store.create("demo", SPEC) as w:
+        w.save_array("x", np.arange(3))
+    for argv in (["store", "--json", "--store", str(store.root), "ls"], ["store", "ls", "--store", str(store.root), "--json"]):
+        assert main(argv) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert [e["kind"] for e in out["entries"]] == ["demo"]

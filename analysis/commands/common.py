@@ -54,3 +54,12 @@ class Bar:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+def unset_unless_given() -> argparse.ArgumentParser:
+    """``--json`` and ``--store`` again for the actions, setting nothing unless given there, so that
+    they do not overwrite a value given before the action (``runs --json ls``, ``store --json ls``)."""
+    again = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    again.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    again.add_argument("--store", help="store folder (default: $FTGEO_STORE or cache/)")
+    return again

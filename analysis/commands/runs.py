@@ -7,6 +7,7 @@ from typing import Any
 from ..finetune import list_runs, run_metrics, run_snapshots, seed_spread
 from ..finetune.runs import read_record
 from ..store import Store, StoreError
+from .common import unset_unless_given
 from .finetune import plain, run_summary, spread_text
 
 LS_COLUMNS = ["run", "task", "model", "seed", "status", "step", "total_steps", "test_accuracy", "failed",
@@ -24,15 +25,6 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     show = actions.add_parser("show", parents=[again], help="one run's metrics and snapshots")
     show.add_argument("run", help="a run key (from runs ls)")
     show.set_defaults(handler=run_show)
-
-
-def unset_unless_given() -> argparse.ArgumentParser:
-    """``--json`` and ``--store`` again for the actions, setting nothing unless given there, so that
-    they do not overwrite a value given before the action (``runs --json ls``)."""
-    again = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
-    again.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    again.add_argument("--store", help="store folder (default: $FTGEO_STORE or cache/)")
-    return again
 
 
 def run_ls(args: argparse.Namespace) -> dict[str, Any]:

@@ -5,18 +5,21 @@ import argparse
 from typing import Any
 
 from ..store import Store
+from .common import unset_unless_given
 
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("store", help="list, delete or clean store entries")
+    """``store ls|rm|clean``; ``--json`` and ``--store`` go before or after the action."""
+    p = sub.add_parser("store", parents=[parent], help="list, delete or clean store entries")
+    again = unset_unless_given()
     actions = p.add_subparsers(dest="action", required=True)
-    ls = actions.add_parser("ls", parents=[parent], help="list stored entries with sizes")
+    ls = actions.add_parser("ls", parents=[again], help="list stored entries with sizes")
     ls.add_argument("--kind", default=None, help="only entries of this kind (e.g. embed, directprobe)")
     ls.set_defaults(handler=run_ls)
-    rm = actions.add_parser("rm", parents=[parent], help="delete entries by key")
+    rm = actions.add_parser("rm", parents=[again], help="delete entries by key")
     rm.add_argument("keys", nargs="+")
     rm.set_defaults(handler=run_rm)
-    clean = actions.add_parser("clean", parents=[parent], help="remove leftovers of killed writes")
+    clean = actions.add_parser("clean", parents=[again], help="remove leftovers of killed writes")
     clean.set_defaults(handler=run_clean)
 
 
