@@ -8,7 +8,7 @@ decisions are exact (see :mod:`.hulls`); the filters in front of them are sound 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -119,71 +119,62 @@ def find_conflicts(X: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
     return groups
 
 
-@dataclass
-class Planes:
-    """Separating hyperplanes remembered per pair of active clusters (keyed by cluster uid)."""
-
-    table: dict[tuple[int, int], tuple[np.ndarray, float, float]] = field(default_factory=dict)
-    partners: dict[int, set[int]] = field(default_factory=dict)
-
-    def get(self, low: int, high: int) -> tuple[np.ndarray, float, float] | None:
-        """(w, max over ``low``'s points, min over ``high``'s points), oriented so ``low`` is below."""
-        if (low, high) in self.table:
-            return self.table[(low, high)]
-        entry = self.table.get((high, low))
-        if entry is None:
-            return None
-        w, a, b = entry
-        return -w, -b, -a
-
-    def put(self, low: int, high: int, w: np.ndarray, a: float, b: float) -> None:
-        self.table[(low, high)] = (w, a, b)
-        self.partners.setdefault(low, set()).add(high)
-        self.partners.setdefault(high, set()).add(low)
-
-    def forget(self, uid: int) -> None:
-        for other in self.partners.pop(uid, ()):
-            self.table.pop((uid, other), None)
-            self.table.pop((other, uid), None)
-            self.partners.get(other, set()).discard(uid)
-
-
-class Supports:
-    """For pairs of active clusters (keyed by uid), the points that carried weight in their last
-    nearest-point solve: the warm start for the next decision between the two (or their successors)."""
+class PairTable:
+    """Something remembered per pair of active clusters (keyed by cluster uid), stored once per pair
+    and read from either side (:meth:`flip` turns an entry round)."""
 
     def __init__(self) -> None:
-        self.table: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self.table: dict[tuple[int, int], tuple] = {}
         self.partners: dict[int, set[int]] = {}
 
-    def get(self, u: int, v: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """(point ids on u's side, point ids on v's side)."""
+    @staticmethod
+    def flip(entry: tuple) -> tuple:
+        raise NotImplementedError
+
+    def get(self, u: int, v: int) -> tuple | None:
         if (u, v) in self.table:
             return self.table[(u, v)]
         entry = self.table.get((v, u))
-        return None if entry is None else (entry[1], entry[0])
+        return None if entry is None else self.flip(entry)
 
-    def put(self, u: int, v: int, ids_u: np.ndarray, ids_v: np.ndarray) -> None:
+    def put(self, u: int, v: int, entry: tuple) -> None:
         self.table.pop((v, u), None)
-        self.table[(u, v)] = (ids_u, ids_v)
+        self.table[(u, v)] = entry
         self.partners.setdefault(u, set()).add(v)
         self.partners.setdefault(v, set()).add(u)
-
-    def rename(self, old: int, new: int) -> None:
-        """Cluster ``old`` lives on as ``new`` (it absorbed another): its entries stay useful."""
-        for other in self.partners.pop(old, ()):
-            entry = self.get(old, other)
-            self.table.pop((old, other), None)
-            self.table.pop((other, old), None)
-            self.partners[other].discard(old)
-            if entry is not None:
-                self.put(new, other, *entry)
 
     def forget(self, uid: int) -> None:
         for other in self.partners.pop(uid, ()):
             self.table.pop((uid, other), None)
             self.table.pop((other, uid), None)
             self.partners.get(other, set()).discard(uid)
+
+
+class Planes(PairTable):
+    """Separating hyperplanes: ``get(low, high)`` is (w, max over ``low``'s points, min over
+    ``high``'s points), oriented so that ``low`` is below."""
+
+    @staticmethod
+    def flip(entry: tuple) -> tuple:
+        w, a, b = entry
+        return -w, -b, -a
+
+
+class Supports(PairTable):
+    """The points that carried weight in the pair's last nearest-point solve, as (ids on the first
+    cluster's side, ids on the second's): the warm start for the next decision between the two
+    (or their successors)."""
+
+    @staticmethod
+    def flip(entry: tuple) -> tuple:
+        return entry[1], entry[0]
+
+    def rename(self, old: int, new: int) -> None:
+        """Cluster ``old`` lives on as ``new`` (it absorbed another): its entries stay useful."""
+        entries = {other: self.get(old, other) for other in self.partners.get(old, ())}
+        self.forget(old)
+        for other, entry in entries.items():
+            self.put(new, other, entry)
 
 
 class Engine:
@@ -336,10 +327,10 @@ class Engine:
         self.supports.forget(small.uid)
         self.supports.rename(big.uid, merged.uid)
         for other, w, lo_val, hi_val in inherited:
-            self.planes.put(merged.uid, other, w, lo_val, hi_val)
+            self.planes.put(merged.uid, other, (w, lo_val, hi_val))
         for low, high, w, lo_val, hi_val in self._pending:
             self.planes.put(merged.uid if low is None else low, merged.uid if high is None else high,
-                            w, lo_val, hi_val)
+                            (w, lo_val, hi_val))
         self.clusters[s] = merged
         del self.clusters[t]
         self._deactivate(t)
@@ -475,7 +466,7 @@ class Engine:
             sep = separate(M, D.points.view, tol=self.tol, hint=None if hint is None else -hint, start=start)
             c.lp_calls += sep.lp_calls
             if sep.support is not None:
-                self.supports.put(big.uid, D.uid, members[sep.support[0]], D.members.view[sep.support[1]])
+                self.supports.put(big.uid, D.uid, (members[sep.support[0]], D.members.view[sep.support[1]]))
             if not sep.separable:
                 if sep.method in ("lp-unresolved", "touching"):
                     c.unresolved += 1
