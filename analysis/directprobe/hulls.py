@@ -296,14 +296,13 @@ def _solve_working(A: np.ndarray, B: np.ndarray, tol: float, w: np.ndarray, gap_
         _, high, low = check_direction(A, B, w, 0.0)
         if high - low > state.lower:
             state.lower, state.w = high - low, w
-        if not (stop_when_separated and state.lower > tol):
-            _sharpen(A, B, state, tol)
-            if state.upper <= tol:
-                break
-            # The next violators are those beyond the widest slab found so far.
-            w = state.w if state.w is not None else w
         if stop_when_separated and state.lower > tol:
             break
+        _sharpen(A, B, state, tol)
+        if state.upper <= tol or (stop_when_separated and state.lower > tol):
+            break
+        # The next violators are those beyond the widest slab found so far.
+        w = state.w if state.w is not None else w
         if state.upper - state.lower <= gap_tol * state.upper:
             break
     return state
