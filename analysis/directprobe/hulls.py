@@ -21,6 +21,10 @@ REL_TOL = 1e-9
 EQUALITY_WEIGHT = 1e5
 """Row weight that makes the non-negative least-squares solve respect "weights sum to one" (to ~1e-10)."""
 
+SHARPEN_WITHIN = 1e4
+"""Working sets nearer than this many tolerances are re-solved exactly on their support
+(:func:`_sharpen`): only there can NNLS's rounding leave a gap undecided."""
+
 WORK_DIRECT = 300
 """Sets of up to twice this many points in all are solved in one go, without working sets."""
 
@@ -262,28 +266,26 @@ def _solve_working(A: np.ndarray, B: np.ndarray, tol: float, w: np.ndarray, gap_
     Each round keeps only the points that carry weight in the last solution (the optimum of the
     subset is unchanged without the others, so the distance never grows from round to round) and
     adds up to ``batch`` violators per side, which keeps every solve small.  ``start`` (indices into
-    A and B, both non-empty) is solved first: the support of a similar earlier problem saves rounds.
+    A and B, both non-empty), the support of a similar earlier problem, is the first working set,
+    with the points beyond it along ``w``: its own optimum is known already, so that saves rounds.
     """
     state = _WorkingSets(0.0, np.inf, None, np.zeros(len(A), bool), np.zeros(len(B), bool))
     warm = start is not None and len(start[0]) > 0 and len(start[1]) > 0
     if warm:
         state.in_a[start[0]] = True
         state.in_b[start[1]] = True
-    for _ in range(max_rounds):
-        if warm:
-            warm = False
-        else:
-            ha, hb = A @ w, B @ w
-            edge_a = ha[state.in_a].min() if state.in_a.any() else np.inf
-            edge_b = hb[state.in_b].max() if state.in_b.any() else -np.inf
-            add_a = [i for i in np.argsort(ha, kind="stable")[:batch + state.in_a.sum()].tolist()
-                     if not state.in_a[i] and ha[i] < edge_a - tol][:batch]
-            add_b = [j for j in np.argsort(-hb, kind="stable")[:batch + state.in_b.sum()].tolist()
-                     if not state.in_b[j] and hb[j] > edge_b + tol][:batch]
-            if not add_a and not add_b:
-                break
-            state.in_a[add_a] = True
-            state.in_b[add_b] = True
+    for round_ in range(max_rounds):
+        ha, hb = A @ w, B @ w
+        edge_a = ha[state.in_a].min() if state.in_a.any() else np.inf
+        edge_b = hb[state.in_b].max() if state.in_b.any() else -np.inf
+        add_a = [i for i in np.argsort(ha, kind="stable")[:batch + state.in_a.sum()].tolist()
+                 if not state.in_a[i] and ha[i] < edge_a - tol][:batch]
+        add_b = [j for j in np.argsort(-hb, kind="stable")[:batch + state.in_b.sum()].tolist()
+                 if not state.in_b[j] and hb[j] > edge_b + tol][:batch]
+        if not add_a and not add_b and not (warm and round_ == 0):
+            break
+        state.in_a[add_a] = True
+        state.in_b[add_b] = True
         ia, ib = np.flatnonzero(state.in_a), np.flatnonzero(state.in_b)
         lam, mu = _nearest_weights(A[ia], B[ib])
         state.in_a[ia[lam <= 0]] = False
@@ -298,7 +300,8 @@ def _solve_working(A: np.ndarray, B: np.ndarray, tol: float, w: np.ndarray, gap_
             state.lower, state.w = high - low, w
         if stop_when_separated and state.lower > tol:
             break
-        _sharpen(A, B, state, tol)
+        if state.upper <= SHARPEN_WITHIN * tol:
+            _sharpen(A, B, state, tol)
         if state.upper <= tol or (stop_when_separated and state.lower > tol):
             break
         # The next violators are those beyond the widest slab found so far.
