@@ -15,6 +15,7 @@ import numpy as np
 
 from .buffers import Rows
 from .hulls import data_tolerance, separate
+from .planes import Planes
 
 PCA_DIMS = 32
 """Dimensions of the projection used for the cheap lower bound on centre distances."""
@@ -150,16 +151,6 @@ class PairTable:
             self.partners.get(other, set()).discard(uid)
 
 
-class Planes(PairTable):
-    """Separating hyperplanes: ``get(low, high)`` is (w, max over ``low``'s points, min over
-    ``high``'s points), oriented so that ``low`` is below."""
-
-    @staticmethod
-    def flip(entry: tuple) -> tuple:
-        w, a, b = entry
-        return -w, -b, -a
-
-
 class Supports(PairTable):
     """The points that carried weight in the pair's last nearest-point solve, as (ids on the first
     cluster's side, ids on the second's): the warm start for the next decision between the two
@@ -168,13 +159,6 @@ class Supports(PairTable):
     @staticmethod
     def flip(entry: tuple) -> tuple:
         return entry[1], entry[0]
-
-    def rename(self, old: int, new: int) -> None:
-        """Cluster ``old`` lives on as ``new`` (it absorbed another): its entries stay useful."""
-        entries = {other: self.get(old, other) for other in self.partners.get(old, ())}
-        self.forget(old)
-        for other, entry in entries.items():
-            self.put(new, other, entry)
 
 
 class Engine:
@@ -194,7 +178,7 @@ class Engine:
             self.pinned[group] = True
         self.counters.conflict_points = int(self.pinned.sum())
         self.progress = Progress(progress, total=max(self.n - len(self.labels), 0))
-        self.planes = Planes()
+        self.planes = Planes(self.d, self.n, self.tol)
         self.supports = Supports()
         self.scratch = np.full(self.n, -1, dtype=np.int64)
         n_slots = int(self.y.max()) + 1 if self.n else 0
@@ -219,7 +203,8 @@ class Engine:
         for i in range(self.n):
             self.clusters[i] = Cluster(i, i, int(self.y[i]), Rows(self.X[i:i + 1]),
                                        Rows(np.array([i])), self.X[i].copy(), 0.0, 1)
-        self.next_uid = self.n
+        self.uid_at = np.arange(self.n)
+        """The id of the cluster at each slot (a cluster keeps its id as it absorbs others)."""
         # Compact arrays over active clusters, for vectorised ball tests.
         self.act_slot = np.arange(self.n)
         self.act_pos = np.arange(self.n)
@@ -320,17 +305,14 @@ class Engine:
         self.nd[slots] = nd_local
 
         big, small = (A, B) if A.size >= B.size else (B, A)
-        inherited = self._inherit_planes(big, small)
-        merged = self._combine(A, B)
-        self.planes.forget(A.uid)
-        self.planes.forget(B.uid)
+        # The merged cluster is ``big`` grown: it keeps big's id, planes and remembered supports.
+        self.planes.drop(small.uid)
+        self.planes.absorb(big.uid, small.points.view)
+        for other, w, top, bottom in self._pending:
+            self.planes.add(big.uid, other, w, top, bottom)
         self.supports.forget(small.uid)
-        self.supports.rename(big.uid, merged.uid)
-        for other, w, lo_val, hi_val in inherited:
-            self.planes.put(merged.uid, other, (w, lo_val, hi_val))
-        for low, high, w, lo_val, hi_val in self._pending:
-            self.planes.put(merged.uid if low is None else low, merged.uid if high is None else high,
-                            (w, lo_val, hi_val))
+        merged = self._combine(A, B)
+        self.uid_at[s] = merged.uid
         self.clusters[s] = merged
         del self.clusters[t]
         self._deactivate(t)
@@ -338,19 +320,6 @@ class Engine:
         self.centres[s] = merged.centre
         self.act_proj[pos] = self.centres[s] @ self.basis
         self.act_radius[pos] = merged.radius
-
-    def _inherit_planes(self, big: Cluster, small: Cluster) -> list[tuple[int, np.ndarray, float, float]]:
-        """The planes remembered for ``big`` that still separate once ``small``'s points join it
-        (checked on those points), except those the merge check just renewed."""
-        fresh = {high for low, high, *_ in self._pending if low is None}
-        partners = sorted(p for p in self.planes.partners.get(big.uid, ()) if p not in fresh)
-        if not partners:
-            return []
-        entries = [self.planes.get(big.uid, p) for p in partners]
-        W = np.stack([e[0] for e in entries])
-        top = np.maximum(np.array([e[1] for e in entries]), (small.points.view @ W.T).max(0))
-        return [(p, e[0], float(t), e[2]) for p, e, t in zip(partners, entries, top.tolist())
-                if t < e[2] - self.tol]
 
     def _combine(self, A: Cluster, B: Cluster) -> Cluster:
         big, small = (A, B) if A.size >= B.size else (B, A)
@@ -366,10 +335,7 @@ class Engine:
             diff = big.points.view - centre
             radius = float(np.sqrt(np.einsum("ij,ij->i", diff, diff).max()))
             exact_at = size
-        merged = Cluster(self.next_uid, min(A.slot, B.slot), A.label, big.points, big.members, total,
-                         radius, exact_at)
-        self.next_uid += 1
-        return merged
+        return Cluster(big.uid, min(A.slot, B.slot), A.label, big.points, big.members, total, radius, exact_at)
 
     def _deactivate(self, slot: int) -> None:
         pos = self.act_pos[slot]
@@ -410,7 +376,8 @@ class Engine:
     def _acceptable(self, A: Cluster, B: Cluster) -> bool:
         """Whether A ∪ B overlaps no current cluster of another label (exact)."""
         c = self.counters
-        self._pending: list[tuple[int | None, int | None, np.ndarray, float, float]] = []
+        self._pending: list[tuple[int, np.ndarray, float, float]] = []
+        """New planes (other cluster's id, normal, top over A ∪ B, bottom over the other), A ∪ B below."""
         size = A.size + B.size
         centre = (A.total + B.total) / size
         radius = max(A.radius + float(np.linalg.norm(A.centre - centre)),
@@ -438,21 +405,18 @@ class Engine:
         order = np.argsort(gaps, kind="stable")
         slots = slots[order]
         big, small = (A, B) if A.size >= B.size else (B, A)
-        others = [self.clusters[s] for s in slots.tolist()]
-        entries = [self.planes.get(big.uid, D.uid) for D in others]
-        known = [k for k, entry in enumerate(entries) if entry is not None]
-        held = np.zeros(len(others), dtype=bool)
-        if known:
-            W = np.stack([entries[k][0] for k in known])
-            hi = np.maximum(np.array([entries[k][1] for k in known]), (small.points.view @ W.T).max(0))
-            lo = np.array([entries[k][2] for k in known])
-            held[known] = hi < lo - self.tol
-            for k, h in zip(known, hi.tolist()):
-                if held[k]:
-                    self._pending.append((None, others[k].uid, entries[k][0], h, entries[k][2]))
+        # A plane remembered between big and D still separates A ∪ B from D if small's points are below it.
+        pids = self.planes.find(big.uid, self.uid_at[slots])
+        known = np.flatnonzero(pids >= 0)
+        held = np.zeros(len(slots), dtype=bool)
+        hints: dict[int, np.ndarray] = {}
+        if len(known):
+            W, top, bottom = self.planes.facing(big.uid, pids[known])
+            top = np.maximum(top, (small.points.view @ W.T).max(0))
+            held[known] = top < bottom - self.tol
             c.by_plane += int(held.sum())
-        unresolved = [(D, None if entries[k] is None else entries[k][0])
-                      for k, D in enumerate(others) if not held[k]]
+            hints = {int(k): W[i] for i, k in enumerate(known.tolist()) if not held[k]}
+        unresolved = [(self.clusters[int(slots[k])], hints.get(k)) for k in np.flatnonzero(~held).tolist()]
         if not unresolved:
             return True
         M = big.points.with_rows(small.points.view)
@@ -480,5 +444,5 @@ class Engine:
             else:
                 c.by_quick += 1
             # The merged cluster is on the high side of sep.w; store the plane with it below.
-            self._pending.append((None, D.uid, -sep.w, -sep.high, -sep.low))
+            self._pending.append((D.uid, -sep.w, -sep.high, -sep.low))
         return True
