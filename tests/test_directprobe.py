@@ -9,6 +9,7 @@ from scipy.optimize import linprog, minimize
 
 from analysis.directprobe import DirectProbeResult, directprobe, spatial_similarity
 from analysis.directprobe.hulls import data_tolerance, hull_distance, separate
+from analysis.directprobe.planes import Planes
 from analysis.directprobe.plain import plain_directprobe
 
 
@@ -316,3 +317,24 @@ def test_cli_stores_a_result(tmp_path, shared_data) -> None:
     assert out["n_points"] > 400 and out["n_clusters"] >= out["n_labels"] and not out["hit"]
     again = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
     assert again["hit"] and again["key"] == out["key"] and again["n_clusters"] == out["n_clusters"]
+
+
+def test_planes_follow_clusters_as_they_grow() -> None:
+    """A remembered plane is read from either side, widened as a cluster absorbs points below it,
+    dropped when absorbed points cross it, replaced by a newer plane, and gone with its cluster."""
+    planes = Planes(d=2, n_ids=4, tol=1e-9)
+    planes.add(0, 1, np.array([1.0, 0.0]), top=0.0, bottom=1.0)  # 0 has x <= 0, 1 has x >= 1
+    found = planes.find(1, np.array([0, 2]))
+    assert found[0] >= 0 and found[1] == -1
+    W, top, bottom = planes.facing(1, found[:1])
+    assert W[0].tolist() == [-1.0, 0.0] and top[0] == -1.0 and bottom[0] == 0.0
+    planes.absorb(0, np.array([[0.5, 3.0]]))
+    W, top, bottom = planes.facing(0, planes.find(0, np.array([1])))
+    assert top[0] == 0.5 and bottom[0] == 1.0
+    planes.absorb(1, np.array([[0.2, -1.0]]))
+    assert planes.find(0, np.array([1]))[0] == -1
+    planes.add(2, 1, np.array([0.0, 1.0]), top=0.0, bottom=2.0)
+    planes.add(2, 1, np.array([0.0, 1.0]), top=0.5, bottom=2.0)
+    assert (planes.alive.view[planes.books[2].view]).sum() == 1
+    planes.drop(1)
+    assert planes.find(2, np.array([1]))[0] == -1
