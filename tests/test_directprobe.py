@@ -338,3 +338,19 @@ def test_planes_follow_clusters_as_they_grow() -> None:
     assert (planes.alive.view[planes.books[2].view]).sum() == 1
     planes.drop(1)
     assert planes.find(2, np.array([1]))[0] == -1
+
+
+def test_planes_forget_dead_ones_and_keep_the_live(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("analysis.directprobe.planes.COMPACT_MIN", 8)
+    planes = Planes(d=3, n_ids=50, tol=1e-9)
+    rng = np.random.default_rng(0)
+    expected = {}
+    for k in range(40):
+        u, v = sorted(rng.choice(4, 2, replace=False).tolist())
+        w = rng.normal(size=3)
+        planes.add(u, v, w, top=-1.0 - k, bottom=1.0 + k)
+        expected[(u, v)] = (w, -1.0 - k)
+    assert planes.alive.n < 40  # replaced planes were forgotten
+    for (u, v), (w, top) in expected.items():
+        W, tops, _ = planes.facing(u, planes.find(u, np.array([v])))
+        assert np.array_equal(W[0], w) and tops[0] == top

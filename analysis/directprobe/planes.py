@@ -11,6 +11,10 @@ import numpy as np
 from .buffers import Rows
 
 
+COMPACT_MIN = 4096
+"""Dead planes are forgotten when they outnumber the live ones and there are at least this many."""
+
+
 class Planes:
     """Plane p separates cluster ``low[p]`` (every point · W[p] <= ``top[p]``) from cluster
     ``high[p]`` (every point · W[p] >= ``bottom[p]``), with ``top[p] < bottom[p] - tol``."""
@@ -26,6 +30,24 @@ class Planes:
         self.books: dict[int, Rows] = {}
         """Cluster id -> ids of the planes it is on (dead ones included until compacted)."""
         self.scratch = np.full(n_ids, -1, dtype=np.int64)
+        self.compact_at = COMPACT_MIN
+
+    def _compact(self) -> None:
+        """Forget dead planes once they are the majority, renumbering the live ones."""
+        keep = np.flatnonzero(self.alive.view)
+        if 2 * len(keep) < self.alive.n:
+            renumber = np.full(self.alive.n, -1, dtype=np.int64)
+            renumber[keep] = np.arange(len(keep))
+            for name in ("W", "top", "bottom", "low", "high", "alive"):
+                setattr(self, name, Rows(getattr(self, name).view[keep]))
+            for uid in list(self.books):
+                ids = renumber[self.books[uid].view]
+                ids = ids[ids >= 0]
+                if len(ids):
+                    self.books[uid] = Rows(ids)
+                else:
+                    del self.books[uid]
+        self.compact_at = 2 * len(keep) + COMPACT_MIN
 
     def _live(self, uid: int) -> np.ndarray:
         """Ids of the live planes on cluster ``uid``, compacting its book when half is dead."""
@@ -61,6 +83,8 @@ class Planes:
         old = self.find(low, np.array([high]))[0]
         if old >= 0:
             self.alive.view[old] = False
+        if self.alive.n >= self.compact_at:
+            self._compact()
         pid = self.alive.n
         self.W.extend(w[None, :])
         self.top.extend(np.array([top]))
