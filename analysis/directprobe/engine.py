@@ -120,25 +120,22 @@ def find_conflicts(X: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
     return groups
 
 
-class PairTable:
-    """Something remembered per pair of active clusters (keyed by cluster uid), stored once per pair
-    and read from either side (:meth:`flip` turns an entry round)."""
+class Supports:
+    """The points that carried weight in each pair's last nearest-point solve (keyed by cluster
+    ids), as (ids on the first cluster's side, ids on the second's), stored once per pair and read
+    from either side: the warm start for the next decision between the two (or what they grew into)."""
 
     def __init__(self) -> None:
-        self.table: dict[tuple[int, int], tuple] = {}
+        self.table: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
         self.partners: dict[int, set[int]] = {}
 
-    @staticmethod
-    def flip(entry: tuple) -> tuple:
-        raise NotImplementedError
-
-    def get(self, u: int, v: int) -> tuple | None:
+    def get(self, u: int, v: int) -> tuple[np.ndarray, np.ndarray] | None:
         if (u, v) in self.table:
             return self.table[(u, v)]
         entry = self.table.get((v, u))
-        return None if entry is None else self.flip(entry)
+        return None if entry is None else (entry[1], entry[0])
 
-    def put(self, u: int, v: int, entry: tuple) -> None:
+    def put(self, u: int, v: int, entry: tuple[np.ndarray, np.ndarray]) -> None:
         self.table.pop((v, u), None)
         self.table[(u, v)] = entry
         self.partners.setdefault(u, set()).add(v)
@@ -149,16 +146,6 @@ class PairTable:
             self.table.pop((uid, other), None)
             self.table.pop((other, uid), None)
             self.partners.get(other, set()).discard(uid)
-
-
-class Supports(PairTable):
-    """The points that carried weight in the pair's last nearest-point solve, as (ids on the first
-    cluster's side, ids on the second's): the warm start for the next decision between the two
-    (or their successors)."""
-
-    @staticmethod
-    def flip(entry: tuple) -> tuple:
-        return entry[1], entry[0]
 
 
 class Engine:
