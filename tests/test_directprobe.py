@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog, minimize
 
 from analysis.directprobe import DirectProbeResult, directprobe, spatial_similarity
-from analysis.directprobe.hulls import data_tolerance, hull_distance, separate
+from analysis.directprobe.hulls import data_tolerance, hull_distance, lp_widest, separate
 from analysis.directprobe.planes import Planes
 from analysis.directprobe.plain import plain_directprobe
 
@@ -151,6 +151,21 @@ def test_separate_proves_overlap_with_a_witness() -> None:
     assert overlap_lp(A[ia], B[ib])
     sep = separate(A + 10, B, tol=1e-9)
     assert sep.separable and ((A + 10) @ sep.w).min() > (B @ sep.w).max()
+
+
+@settings(max_examples=15, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 10_000), n=st.integers(20, 120), shift=st.floats(0, 2))
+def test_widest_lp_plane_separates_or_its_lp_proves_overlap(seed: int, n: int, shift: float) -> None:
+    """Near the capacity of the space (up to 8 times more points than dimensions): the LP
+    fall-back's widest plane separates the two sets exactly when an independent LP says it can."""
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(n, 30))
+    B = rng.normal(size=(n, 30)) + np.r_[shift, np.zeros(29)]
+    status, w = lp_widest(A, B)
+    assert status in (0, 2)
+    assert (status == 2) == overlap_lp(A, B)
+    if status == 0:
+        assert (A @ w).min() > (B @ w).max()
 
 
 @settings(max_examples=12, deadline=None, derandomize=True)

@@ -183,6 +183,12 @@ def test_kill_and_resume_gives_bit_identical_weights_and_the_expected_snapshots(
     train0 = store[snapshots[(snapshots["step"] == 12) & (snapshots["split"] == "train") &
                              (snapshots["task"] == "trec-6")]["entry"].item()]
     assert train0.summary["n_targets"] == 48 and train0.spec["subset"] == {"train_size": 48, "sample_seed": 0}
+    # the task recorded alongside is down-sampled the same way on train, and kept whole on test
+    for split, n in (("train", 48), ("test", len(load_task("ps-fxn", "test", data_dir=shared_data).labels))):
+        entry = store[snapshots[(snapshots["step"] == 12) & (snapshots["split"] == split) &
+                                (snapshots["task"] == "ps-fxn")]["entry"].item()]
+        assert entry.summary["n_targets"] == n
+        assert entry.spec["subset"] == ({"train_size": 48, "sample_seed": 0} if split == "train" else None)
 
     # the same command again is a store hit: no model, no corpus
     monkeypatch.setattr("analysis.finetune.train.load_model", lambda *_: pytest.fail("a hit loads no model"))

@@ -80,7 +80,8 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--optimizer", choices=OPTIMIZERS, default=DEFAULTS.optimizer,
                    help="adamw (bias-corrected) or bertadam (no bias correction, as in the original BERT)")
     t.add_argument("--reinit-layers", type=int, default=0, help="re-initialise the top L layers and the pooler")
-    t.add_argument("--train-size", type=int, default=None, help="down-sample the training targets to N")
+    t.add_argument("--train-size", type=int, default=None,
+                   help="down-sample the training targets to N (and the train split of every task recorded alongside)")
     t.add_argument("--sample-seed", type=int, default=DEFAULTS.sample_seed,
                    help="seed of the down-sampling, fixed across training seeds (default %(default)s)")
     t.add_argument("--batching", choices=BATCHINGS, default=DEFAULTS.batching,

@@ -170,8 +170,8 @@ class Engine:
         self.scratch = np.full(self.n, -1, dtype=np.int64)
         n_slots = int(self.y.max()) + 1 if self.n else 0
         self.label_sep = np.zeros((n_slots, n_slots), dtype=np.int8)
-        """[a, b] = 1: a's unpinned points are separable from all of b's (verified), -1: they are not
-        (proven), 0: not yet decided."""
+        """[a, b] = 1: a's unpinned points are separable from all of b's (verified), -1: not shown
+        separable (overlapping, or left undecided), 0: not yet tried."""
         self._init_projection()
         self._init_clusters()
         self._init_distances()
@@ -336,12 +336,14 @@ class Engine:
 
     # -- the overlap decision -------------------------------------------------------------------
     def _labels_apart(self, a: int, b: int) -> bool:
-        """Whether label a's mergeable points are separable from all of label b's points, decided
-        exactly; if so no merged cluster of a can overlap any cluster of b.  Decided once per ordered
-        pair, when their clusters first meet."""
+        """Whether label a's mergeable points are separable from all of label b's points (verified);
+        if so no merged cluster of a can overlap any cluster of b.  Tried once per ordered pair, when
+        their clusters first meet, without the LP fall-back: this is only a filter, and on near-duplicate
+        points of two labels (layer 0) HiGHS on whole labels can take minutes to say what the cluster
+        checks find anyway."""
         if self.label_sep[a, b] == 0:
             self.counters.label_pair_tests += 1
-            sep = separate(self.X[(self.y == a) & ~self.pinned], self.X[self.y == b], tol=self.tol)
+            sep = separate(self.X[(self.y == a) & ~self.pinned], self.X[self.y == b], tol=self.tol, max_rounds=0)
             self.counters.lp_calls += sep.lp_calls
             self.label_sep[a, b] = 1 if sep.separable else -1
         return self.label_sep[a, b] == 1

@@ -25,6 +25,11 @@ SHARPEN_WITHIN = 1e4
 """Working sets nearer than this many tolerances are re-solved exactly on their support
 (:func:`_sharpen`): only there can NNLS's rounding leave a gap undecided."""
 
+LP_MAX_POINTS = 1024
+"""The LP fall-back stops growing its working sets beyond this many points and leaves the pair
+undecided: near the capacity of the space (more points than dimensions, as at layer 0) a
+degenerate LP on a thousand points can take minutes, and more rounds rarely decide."""
+
 WORK_DIRECT = 300
 """Sets of up to twice this many points in all are solved in one go, without working sets."""
 
@@ -163,6 +168,31 @@ def lp_separable(A: np.ndarray, B: np.ndarray) -> tuple[int, np.ndarray | None]:
     res = linprog(np.zeros(r + 1), A_ub=rows, b_ub=-np.ones(len(rows)), bounds=(None, None), method="highs")
     if res.status != 0:
         return res.status, None
+    w = basis @ res.x[:r]
+    norm = np.linalg.norm(w)
+    return (0, w / norm) if norm > 0 else (4, None)
+
+
+def lp_widest(A: np.ndarray, B: np.ndarray) -> tuple[int, np.ndarray | None]:
+    """HiGHS (dual simplex) on the widest slab with ``|w_i| <= 1``: maximise t subject to
+    ``w·a + b >= t`` and ``w·b' + b <= -t``; (status, unit normal) as :func:`lp_separable`.
+
+    A widest plane is the likeliest to hold on the points left out of a working set, so the
+    fall-back needs fewer rounds than with any feasible plane; when no slab of positive width
+    exists the feasibility LP (:func:`lp_separable`) gives the proof of overlap.
+    """
+    coords, basis, _, _ = _reduced(np.vstack([A, B]))
+    r = coords.shape[1]
+    rows = np.hstack([coords, np.ones((len(coords), 1)), np.ones((len(coords), 1))])
+    rows[: len(A), :-1] *= -1
+    cost = np.zeros(r + 2)
+    cost[-1] = -1.0
+    res = linprog(cost, A_ub=rows, b_ub=np.zeros(len(rows)), bounds=[(-1, 1)] * r + [(None, None), (None, 1)],
+                  method="highs-ds")
+    if res.status != 0:
+        return res.status, None
+    if res.x[-1] <= 0:
+        return lp_separable(A, B)
     w = basis @ res.x[:r]
     norm = np.linalg.norm(w)
     return (0, w / norm) if norm > 0 else (4, None)
@@ -348,8 +378,9 @@ def separate(A: np.ndarray, B: np.ndarray, *, tol: float, hint: np.ndarray | Non
 
     Frank-Wolfe (:func:`quick_separator`) comes first, then maximum-margin planes of growing
     working sets (:func:`_solve_working`, warm-started from ``start`` if given), each verified on
-    every point.  If the working sets touch, HiGHS decides on them: infeasible proves the overlap;
-    otherwise its plane is checked on every point and its working set grows by the worst violators.
+    every point.  If the working sets touch, HiGHS decides on them (:func:`lp_widest`): an
+    infeasible LP proves the overlap; otherwise its plane is checked on every point and the working
+    sets grow by the worst violators, up to ``LP_MAX_POINTS`` (then "lp-unresolved").
     """
     verified, w = quick_separator(A, B, tol, hint)
     if verified is not None:
@@ -369,7 +400,7 @@ def separate(A: np.ndarray, B: np.ndarray, *, tol: float, hint: np.ndarray | Non
     for _ in range(max_rounds):
         ia = np.array(sorted(work_a))
         ib = np.array(sorted(work_b))
-        status, w_new = lp_separable(A[ia], B[ib])
+        status, w_new = lp_widest(A[ia], B[ib])
         calls += 1
         if status == 2:
             return Separation(False, None, np.nan, np.nan, (ia, ib), calls, "lp")
@@ -379,6 +410,8 @@ def separate(A: np.ndarray, B: np.ndarray, *, tol: float, hint: np.ndarray | Non
         if ok:
             return Separation(True, w_new, high, low, None, calls, "lp")
         size = len(work_a) + len(work_b)
+        if size >= LP_MAX_POINTS:
+            break
         work_a.update(np.argsort(A @ w_new, kind="stable")[:lp_batch].tolist())
         work_b.update(np.argsort(-(B @ w_new), kind="stable")[:lp_batch].tolist())
         if len(work_a) + len(work_b) == size:

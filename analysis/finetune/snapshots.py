@@ -42,11 +42,13 @@ class Target:
                 "task_options": self.task_options}
 
     def load(self, store: Store, data_dir: Any) -> TaskData:
-        """The target's data: the split, down-sampled as ``subset`` says (the same draw as training's)."""
+        """The target's data: the split, down-sampled as ``subset`` says (the same draw as training's;
+        a recorded task with fewer targets is kept whole)."""
         if self.data is None:
             data = load_task(self.task, self.split, data_dir=data_dir, options=self.task_options, store=store)
             if self.subset is not None:
-                data, _ = downsample(data, self.subset["train_size"], self.subset["sample_seed"])
+                size = min(self.subset["train_size"], data.n_targets)
+                data, _ = downsample(data, size, self.subset["sample_seed"])
             self.data = data
         return self.data
 

@@ -134,8 +134,8 @@ def finetune(task: str, model: str | None = None, *, seed: int = 1, options: Tra
                                dtype=snapshots.dtype, subset=subset),
                    make_target(ref, task, "test", data_dir=data_dir, task_options=task_options,
                                dtype=snapshots.dtype)]
-            others = [make_target(ref, t, s, data_dir=data_dir, task_options=None, dtype=snapshots.dtype)
-                      for t, s in probes]
+            others = [make_target(ref, t, s, data_dir=data_dir, task_options=None, dtype=snapshots.dtype,
+                                  subset=subset if s == "train" else None) for t, s in probes]
             total = record["total_steps"]
             steps = snapshot_steps(total, record["updates_per_epoch"], snapshots.every,
                                    epoch_interval(snapshots, record["auto_snapshot_epochs"]))
@@ -199,7 +199,8 @@ class _Training:
                         dtype=dtype, data=test),
         ]
         self.probe_targets: list[Target] = [make_target(self.ref, t, s, data_dir=self.data_dir, task_options=None,
-                                                        dtype=dtype) for t, s in self.probes]
+                                                        dtype=dtype, subset=self.subset if s == "train" else None)
+                                            for t, s in self.probes]
         self.auto_epochs = auto_snapshot_epochs(self.total, self.per_epoch, sum(self.train_inputs.tokens),
                                                 sum(self.test_inputs.tokens))
         self.snap_steps = snapshot_steps(self.total, self.per_epoch, self.snap.every,
