@@ -15,8 +15,11 @@ from scipy.optimize import linprog, nnls
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import LinearSVC
 
-REL_TOL = 1e-9
-"""Gaps narrower than this fraction of the data's radius count as touching (below float64 resolution)."""
+REL_TOL = 1e-7
+"""Gaps narrower than this fraction of the data's radius count as touching: about the resolution of
+float32, the precision representations are stored in, so narrower gaps say nothing about the model.
+(At 1e-9, near-duplicate points of different labels at layer 0 sent pairs to LPs of minutes each
+that can only decide below the data's own precision.)"""
 
 EQUALITY_WEIGHT = 1e5
 """Row weight that makes the non-negative least-squares solve respect "weights sum to one" (to ~1e-10)."""

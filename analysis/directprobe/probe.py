@@ -21,7 +21,8 @@ def directprobe(X: np.ndarray, y: np.ndarray, *, n_labels: int | None = None, pr
 
     Overlap decisions are exact: separable only with a plane checked on every point, overlapping
     only with an infeasible HiGHS LP on a subset; hulls closer than ``REL_TOL`` times the data's
-    radius (float64 resolution) count as touching and so as overlapping.
+    radius (float32 resolution, the precision of stored representations) count as touching and
+    so as overlapping.
 
     ``progress`` is a callback given a dict of counters, or a tqdm-like bar.  Hull distances are
     solved exactly on working sets and certified by bounds whose relative gap is at most ``gap_tol``
