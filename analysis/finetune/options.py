@@ -20,7 +20,8 @@ class TrainOptions:
     ``steps`` (total updates) overrides ``epochs`` when given, cycling through the data for as
     long as needed.  ``train_size`` down-samples the training targets with ``sample_seed``, so
     every training seed sees the same subset; the train split of every task recorded alongside
-    (cross-task) is down-sampled the same way, so that its analyses stay as small.  ``dropout`` ``None`` keeps the model's own.
+    (cross-task) is down-sampled the same way, so that its analyses stay as small.  ``dropout``
+    ``None`` keeps the model's own.
     """
 
     epochs: int = 10
