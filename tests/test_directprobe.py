@@ -201,6 +201,25 @@ def test_gap_a_few_hundred_tolerances_wide_is_certified(seed: int) -> None:
     assert 0.95 * 300 * tol < dist.lower <= dist.upper <= 300 * tol * (1 + 1e-6)
 
 
+def test_gap_below_float32_resolution_counts_as_touching() -> None:
+    """Flat faces a tenth of a tolerance (1e-8 of the radius) apart: separable in exact arithmetic,
+    but below the precision of float32 representations, so the pair is not separable; at three
+    tolerances it is, with a plane verified on every point."""
+    rng = np.random.default_rng(2)
+    A, B = rng.normal(size=(300, 40)) * 3, rng.normal(size=(300, 40)) * 3
+    A[:, 0], B[:, 0] = np.abs(A[:, 0]), -np.abs(B[:, 0])
+    A[:100, 0] = B[:100, 0] = 0.0
+    tol = data_tolerance(A, B)
+    assert tol == pytest.approx(1e-7 * np.sqrt((np.vstack([A, B]) ** 2).sum(1).max()))
+    near = A.copy()
+    near[:, 0] += 0.1 * tol
+    assert not separate(near, B, tol=tol).separable
+    far = A.copy()
+    far[:, 0] += 3 * tol
+    sep = separate(far, B, tol=tol)
+    assert sep.separable and (far @ sep.w).min() - (B @ sep.w).max() > tol
+
+
 def test_identical_points_with_different_labels_are_reported() -> None:
     rng = np.random.default_rng(5)
     X = np.vstack([rng.normal(size=(20, 3)), rng.normal(size=(20, 3)) + 6])
