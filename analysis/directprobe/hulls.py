@@ -380,15 +380,25 @@ def separate(A: np.ndarray, B: np.ndarray, *, tol: float, hint: np.ndarray | Non
     """Decide exactly whether conv(A) and conv(B) are disjoint.
 
     Frank-Wolfe (:func:`quick_separator`) comes first, then maximum-margin planes of growing
-    working sets (:func:`_solve_working`, warm-started from ``start`` if given), each verified on
-    every point.  If the working sets touch, HiGHS decides on them (:func:`lp_widest`): an
-    infeasible LP proves the overlap; otherwise its plane is checked on every point and the working
-    sets grow by the worst violators, up to ``LP_MAX_POINTS`` (then "lp-unresolved").
+    working sets (:func:`_solve_working`), each verified on every point.  Given ``start`` (the
+    support of an earlier exact solve between similar sets, see :class:`Separation`), the working
+    sets start from it and Frank-Wolfe is skipped: a pair that needed the exact solve once almost
+    always needs it again (at n = 20,000 on POS, Frank-Wolfe failed on 99% of pairs of over 3,000
+    points, and on every pair with a remembered support), and its failures cost as much as the solve.
+    If the working sets touch, HiGHS decides on them (:func:`lp_widest`): an infeasible LP proves the
+    overlap; otherwise its plane is checked on every point and the working sets grow by the worst
+    violators, up to ``LP_MAX_POINTS`` (then "lp-unresolved").
     """
-    verified, w = quick_separator(A, B, tol, hint)
-    if verified is not None:
-        _, high, low = check_direction(A, B, verified, tol)
-        return Separation(True, verified, high, low, None, 0, "quick")
+    if start is not None and not (len(start[0]) and len(start[1])):
+        start = None
+    if start is None:
+        verified, w = quick_separator(A, B, tol, hint)
+        if verified is not None:
+            _, high, low = check_direction(A, B, verified, tol)
+            return Separation(True, verified, high, low, None, 0, "quick")
+    else:
+        w = hint if hint is not None else A[start[0]].mean(0) - B[start[1]].mean(0)
+        w = w / (np.linalg.norm(w) or 1.0)
     work = _solve_working(A, B, tol, w, 0.0, stop_when_separated=True, start=start)
     support = (np.flatnonzero(work.in_a), np.flatnonzero(work.in_b))
     if work.lower > tol:
