@@ -117,3 +117,21 @@ def test_study_cli_reports_bad_input_without_a_traceback(tmp_path, capsys):
     assert "give --task or --tasks" in capsys.readouterr().err
     assert main(["study", "--tasks", "pos,nope", "--store", str(tmp_path)]) == 2
     assert "unknown task(s) nope" in capsys.readouterr().err
+
+
+def test_time_left_uses_each_kind_of_step_at_its_own_rate():
+    """A fine-tuning run found finished (cost 1,000, no time) must not make DirectProbe look free."""
+    from analysis.study import Step, StudyProgress
+
+    tune = Step("finetune", {}, "finetune", 1000.0, "fine-tune")
+    probes = [Step("directprobe", {}, f"dp{i}", 2.0, "DirectProbe") for i in range(5)]
+    mlp = Step("probe", {}, "mlp", 4.0, "MLP probe")
+    progress = StudyProgress()
+    progress.add([tune, *probes, mlp])
+    progress.finish(tune, 0.03)
+    assert progress.seconds_left() is None, "no step has been timed yet"
+    progress.finish(probes[0], 6.0)
+    progress.finish(probes[1], None)
+    # 3 DirectProbe steps left at 3 s per unit of cost, the MLP probe at the only measured rate.
+    assert progress.seconds_left() == pytest.approx(3 * 2.0 * 3.0 + 4.0 * 3.0)
+    assert progress.fraction == pytest.approx(1004 / 1014)

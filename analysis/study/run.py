@@ -15,23 +15,45 @@ from .steps import ACTIONS
 
 @dataclass
 class StudyProgress:
-    """Where a study stands: the current step, the share of the estimated work done, time left."""
+    """Where a study stands: the share of the estimated work done, and the time left."""
 
-    total_cost: float
+    total_cost: float = 0.0
     done_cost: float = 0.0
-    started: float = field(default_factory=time.perf_counter)
-    computed_cost: float = 0.0
-    computed_seconds: float = 0.0
+    left: dict[str, float] = field(default_factory=dict)
+    """Estimated cost not yet done, per kind of step (its action)."""
+    measured: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """(cost, seconds) of the steps of each kind actually computed."""
+
+    def add(self, steps: list[Step]) -> None:
+        for step in steps:
+            self.total_cost += step.cost
+            self.left[step.action] = self.left.get(step.action, 0.0) + step.cost
+
+    def finish(self, step: Step, seconds: float | None) -> None:
+        """Count ``step`` done; ``seconds`` is None when it came from the store."""
+        self.done_cost += step.cost
+        self.left[step.action] -= step.cost
+        if seconds is not None:
+            cost, spent = self.measured.get(step.action, (0.0, 0.0))
+            self.measured[step.action] = (cost + step.cost, spent + seconds)
 
     @property
     def fraction(self) -> float:
         return self.done_cost / self.total_cost if self.total_cost else 1.0
 
     def seconds_left(self) -> float | None:
-        """Time left at the rate measured on the steps actually computed (None before the first)."""
-        if not self.computed_cost:
+        """Each kind of step at the rate measured on it, kinds not yet timed at the rate of those
+        that took a second or more (a fine-tuning run found finished in the store says nothing of
+        DirectProbe's speed); None until one has."""
+        timed = [(c, t) for c, t in self.measured.values() if t >= 1.0]
+        if not timed:
             return None
-        return (self.total_cost - self.done_cost) * self.computed_seconds / self.computed_cost
+        fallback = sum(t for _, t in timed) / sum(c for c, _ in timed)
+        left = 0.0
+        for action, todo in self.left.items():
+            c, t = self.measured.get(action, (0.0, 0.0))
+            left += todo * (t / c if t >= 1.0 else fallback)
+        return left
 
 
 Report = Callable[[str, StudyProgress], None]
@@ -58,16 +80,14 @@ def execute(steps: list[Step], store: Store, progress: StudyProgress, *, workers
     for step in steps:
         if step.action != "finetune" and store.has(step.key):
             out[step.key] = step.key
-            progress.done_cost += step.cost
+            progress.finish(step, None)
         else:
             todo.append(step)
     report(f"{len(steps) - len(todo)} of {len(steps)} steps already stored", progress)
 
     def finished(step: Step, key: str, seconds: float) -> None:
         out[step.key] = key
-        progress.done_cost += step.cost
-        progress.computed_cost += step.cost
-        progress.computed_seconds += seconds
+        progress.finish(step, seconds)
         report(f"done: {step.label} ({seconds:.1f} s)", progress)
 
     if workers <= 1 or len(todo) <= 1:
