@@ -135,3 +135,16 @@ def test_time_left_uses_each_kind_of_step_at_its_own_rate():
     # 3 DirectProbe steps left at 3 s per unit of cost, the MLP probe at the only measured rate.
     assert progress.seconds_left() == pytest.approx(3 * 2.0 * 3.0 + 4.0 * 3.0)
     assert progress.fraction == pytest.approx(1004 / 1014)
+
+
+def test_time_left_is_never_negative():
+    """Costs that do not add up exactly in floating point still end at zero, not '-0 min left'."""
+    from analysis.study import Step, StudyProgress
+
+    steps = [Step("directprobe", {}, f"dp{i}", cost, "DirectProbe") for i, cost in enumerate((0.1, 0.2, 2.3))]
+    progress = StudyProgress()
+    progress.add(steps)
+    for step in steps:
+        progress.finish(step, 5.0)
+    assert progress.left["directprobe"] < 0, "the rounding this test is about"
+    assert progress.seconds_left() == 0.0

@@ -53,7 +53,7 @@ class StudyProgress:
         for action, todo in self.left.items():
             c, t = self.measured.get(action, (0.0, 0.0))
             left += todo * (t / c if t >= 1.0 else fallback)
-        return left
+        return max(left, 0.0)
 
 
 Report = Callable[[str, StudyProgress], None]
