@@ -303,7 +303,7 @@ def _solve_working(A: np.ndarray, B: np.ndarray, tol: float, w: np.ndarray, gap_
     with the points beyond it along ``w``: its own optimum is known already, so that saves rounds.
     """
     state = _WorkingSets(0.0, np.inf, None, np.zeros(len(A), bool), np.zeros(len(B), bool))
-    warm = start is not None and len(start[0]) > 0 and len(start[1]) > 0
+    warm = start is not None
     if warm:
         state.in_a[start[0]] = True
         state.in_b[start[1]] = True
@@ -405,7 +405,8 @@ def separate(A: np.ndarray, B: np.ndarray, *, tol: float, hint: np.ndarray | Non
         _, high, low = check_direction(A, B, work.w, tol)
         return Separation(True, work.w, high, low, None, 0, "nearest", support)
     if work.upper <= tol:
-        # Two explicit hull points closer than float64 resolution: touching counts as overlapping.
+        # Two explicit hull points closer than the tolerance (float32 resolution): touching
+        # counts as overlapping.
         return Separation(False, None, np.nan, np.nan, support, 0, "touching", support)
     work_a = set(support[0].tolist())
     work_b = set(support[1].tolist())
