@@ -10,23 +10,17 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import lstsq
-from scipy.optimize import linprog, nnls
+from scipy.optimize import linprog
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import LinearSVC
+
+from .nearest import nearest_weights
 
 REL_TOL = 1e-7
 """Gaps narrower than this fraction of the data's radius count as touching: about the resolution of
 float32, the precision representations are stored in, so narrower gaps say nothing about the model.
 (At 1e-9, near-duplicate points of different labels at layer 0 sent pairs to LPs of minutes each
 that can only decide below the data's own precision.)"""
-
-EQUALITY_WEIGHT = 1e5
-"""Row weight that makes the non-negative least-squares solve respect "weights sum to one" (to ~1e-10)."""
-
-SHARPEN_WITHIN = 1e4
-"""Working sets nearer than this many tolerances are re-solved exactly on their support
-(:func:`_sharpen`): only there can NNLS's rounding leave a gap undecided."""
 
 LP_MAX_POINTS = 1024
 """The LP fall-back stops growing its working sets beyond this many points and leaves the pair
@@ -233,39 +227,9 @@ def quick_separator(A: np.ndarray, B: np.ndarray, tol: float, hint: np.ndarray |
     return None, w
 
 
-def _nearest_weights(A: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Convex weights over A and over B of the nearest points of conv(A) and conv(B).
-
-    Non-negative least squares on the points' weights, the two "weights sum to one" rows enforced by
-    a large weight (Lawson & Hanson, ch. 22).  With fewer points than dimensions the problem is
-    solved in their span (the R of a QR factorisation), which leaves the objective unchanged.
-    """
-    coords = np.vstack([A, B])
-    coords = coords - coords.mean(0)
-    scale = float(np.sqrt((coords * coords).sum(1).mean()))
-    m, r = coords.shape
-    na = len(A)
-    if scale == 0:
-        return np.full(na, 1.0 / na), np.full(m - na, 1.0 / (m - na))
-    M = np.empty((r, m))
-    M[:, :na] = coords[:na].T
-    M[:, na:] = -coords[na:].T
-    M /= scale
-    if m < r:
-        M = np.linalg.qr(M, mode="r")
-    k = len(M)
-    E = np.zeros((k + 2, m))
-    E[:k] = M
-    E[k, :na] = E[k + 1, na:] = EQUALITY_WEIGHT
-    f = np.zeros(k + 2)
-    f[k] = f[k + 1] = EQUALITY_WEIGHT
-    u, _ = nnls(E, f, maxiter=50 * m)
-    return u[:na] / u[:na].sum(), u[na:] / u[na:].sum()
-
-
 def _nearest(A: np.ndarray, B: np.ndarray, tol: float) -> HullDistance:
-    """Nearest points of conv(A) and conv(B) (:func:`_nearest_weights`) as certified distance bounds."""
-    lam, mu = _nearest_weights(A, B)
+    """Nearest points of conv(A) and conv(B) (:func:`.nearest.nearest_weights`) as certified distance bounds."""
+    lam, mu = nearest_weights(A, B)
     return _bounds(A, B, lam @ A - mu @ B, tol)
 
 
@@ -298,7 +262,8 @@ def _solve_working(A: np.ndarray, B: np.ndarray, tol: float, w: np.ndarray, gap_
 
     Each round keeps only the points that carry weight in the last solution (the optimum of the
     subset is unchanged without the others, so the distance never grows from round to round) and
-    adds up to ``batch`` violators per side, which keeps every solve small.  ``start`` (indices into
+    adds up to ``batch`` violators per side, which keeps every solve small; each solve resumes from
+    the last one's support, so only the points that enter or leave cost work.  ``start`` (indices into
     A and B, both non-empty), the support of a similar earlier problem, is the first working set,
     with the points beyond it along ``w``: its own optimum is known already, so that saves rounds.
     """
@@ -317,10 +282,12 @@ def _solve_working(A: np.ndarray, B: np.ndarray, tol: float, w: np.ndarray, gap_
                  if not state.in_b[j] and hb[j] > edge_b + tol][:batch]
         if not add_a and not add_b and not (warm and round_ == 0):
             break
+        kept_a, kept_b = state.in_a.copy(), state.in_b.copy()
         state.in_a[add_a] = True
         state.in_b[add_b] = True
         ia, ib = np.flatnonzero(state.in_a), np.flatnonzero(state.in_b)
-        lam, mu = _nearest_weights(A[ia], B[ib])
+        resume = np.flatnonzero(kept_a[ia]), np.flatnonzero(kept_b[ib])
+        lam, mu = nearest_weights(A[ia], B[ib], start=resume, touching=tol)
         state.in_a[ia[lam <= 0]] = False
         state.in_b[ib[mu <= 0]] = False
         v = lam @ A[ia] - mu @ B[ib]
@@ -333,45 +300,11 @@ def _solve_working(A: np.ndarray, B: np.ndarray, tol: float, w: np.ndarray, gap_
             state.lower, state.w = high - low, w
         if stop_when_separated and state.lower > tol:
             break
-        if state.upper <= SHARPEN_WITHIN * tol:
-            _sharpen(A, B, state, tol)
-        if state.upper <= tol or (stop_when_separated and state.lower > tol):
-            break
         # The next violators are those beyond the widest slab found so far.
         w = state.w if state.w is not None else w
         if state.upper - state.lower <= gap_tol * state.upper:
             break
     return state
-
-
-def _affine_weights(A: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Weights (summing to one on each side) of the nearest points of the affine hulls of A and B,
-    by least squares; None unless they are all non-negative, i.e. the points lie in the convex hulls."""
-    M = np.hstack([(A[1:] - A[0]).T, -(B[1:] - B[0]).T])
-    coef = lstsq(M, B[0] - A[0], lapack_driver="gelsy", check_finite=False)[0]
-    lam = np.r_[1.0 - coef[: len(A) - 1].sum(), coef[: len(A) - 1]]
-    mu = np.r_[1.0 - coef[len(A) - 1:].sum(), coef[len(A) - 1:]]
-    return (lam, mu) if (lam >= 0).all() and (mu >= 0).all() else None
-
-
-def _sharpen(A: np.ndarray, B: np.ndarray, state: _WorkingSets, tol: float) -> None:
-    """Re-solve the working sets' nearest points exactly on their support's affine hulls (where
-    that solution is a pair of convex combinations) and tighten the bounds with it.
-
-    NNLS meets "weights sum to one" only to about 1e-10 (a penalty row), which blurs gaps close to
-    the tolerance: it can leave a pair undecided (no slab wider than ``tol``) although a plain least
-    squares on the same support proves a gap hundreds of times wider.
-    """
-    ia, ib = np.flatnonzero(state.in_a), np.flatnonzero(state.in_b)
-    if not len(ia) or not len(ib) or len(ia) + len(ib) - 2 > A.shape[1]:
-        return
-    weights = _affine_weights(A[ia], B[ib])
-    if weights is None:
-        return
-    bounds = _bounds(A, B, weights[0] @ A[ia] - weights[1] @ B[ib], tol)
-    state.upper = min(state.upper, bounds.upper)
-    if bounds.lower > state.lower:
-        state.lower, state.w = bounds.lower, bounds.w
 
 
 def separate(A: np.ndarray, B: np.ndarray, *, tol: float, hint: np.ndarray | None = None,
