@@ -6,18 +6,23 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis.directprobe.nearest import nearest_weights
+from analysis.directprobe.nearest import Nearest, nearest
 
 
-def assert_optimal(A: np.ndarray, B: np.ndarray, lam: np.ndarray, mu: np.ndarray, slack: float) -> float:
+def assert_optimal(A: np.ndarray, B: np.ndarray, near: Nearest, slack: float = 1e-9) -> float:
     """Convex weights whose points p, q are nearest: no point of A lies below p along v = p - q and
-    none of B above q (the optimality conditions of the problem); returns |v|."""
+    none of B above q (the optimality conditions of the problem), and bounds that hold; returns |v|."""
+    lam, mu = near.lam, near.mu
     assert (lam >= 0).all() and (mu >= 0).all()
     assert lam.sum() == pytest.approx(1.0, abs=1e-12) and mu.sum() == pytest.approx(1.0, abs=1e-12)
     p, q = lam @ A, mu @ B
     v = p - q
     assert (A @ v).min() >= p @ v - slack
     assert (B @ v).max() <= q @ v + slack
+    assert near.upper == pytest.approx(np.linalg.norm(v), rel=1e-12, abs=1e-15)
+    if near.w is not None:
+        assert (A @ near.w).min() - (B @ near.w).max() == pytest.approx(near.lower, rel=1e-12, abs=1e-15)
+    assert near.lower <= near.upper + 1e-12
     return float(np.linalg.norm(v))
 
 
@@ -29,10 +34,12 @@ def test_any_warm_start_reaches_the_optimum(seed: int, na: int, nb: int, d: int,
     rng = np.random.default_rng(seed)
     A = rng.normal(size=(na, d))
     B = rng.normal(size=(nb, d)) + shift / np.sqrt(d)
-    cold = assert_optimal(A, B, *nearest_weights(A, B), slack=1e-9)
+    cold = assert_optimal(A, B, nearest(A, B))
     start = (rng.permutation(na)[: max(1, int(fraction * na))], rng.permutation(nb)[: max(1, int(fraction * nb))])
-    warm = assert_optimal(A, B, *nearest_weights(A, B, start=start), slack=1e-9)
+    warm = assert_optimal(A, B, nearest(A, B, start=start))
     assert warm == pytest.approx(cold, rel=1e-9, abs=1e-9)
+    # Working sets of two points per side: many rounds of pricing every point, the same optimum.
+    assert assert_optimal(A, B, nearest(A, B, start=start, batch=2)) == pytest.approx(cold, rel=1e-9, abs=1e-9)
 
 
 def test_dependent_and_repeated_start_points_are_handled() -> None:
@@ -41,8 +48,8 @@ def test_dependent_and_repeated_start_points_are_handled() -> None:
     A[10:20] = A[:10]
     B = rng.normal(size=(25, 3)) + 2.0
     start = (np.r_[np.arange(20), np.arange(5)], np.arange(25))
-    warm = assert_optimal(A, B, *nearest_weights(A, B, start=start), slack=1e-9)
-    assert warm == pytest.approx(assert_optimal(A, B, *nearest_weights(A, B), slack=1e-9), rel=1e-9)
+    warm = assert_optimal(A, B, nearest(A, B, start=start))
+    assert warm == pytest.approx(assert_optimal(A, B, nearest(A, B)), rel=1e-9)
 
 
 def test_high_dimensional_supports_match_the_cold_solve() -> None:
@@ -50,21 +57,31 @@ def test_high_dimensional_supports_match_the_cold_solve() -> None:
     rng = np.random.default_rng(2)
     A = rng.normal(size=(220, 120))
     B = rng.normal(size=(200, 120)) + 0.35
-    lam, mu = nearest_weights(A, B)
-    cold = assert_optimal(A, B, lam, mu, slack=1e-9)
-    assert (lam > 0).sum() + (mu > 0).sum() > 60
-    grown = np.vstack([A, rng.normal(size=(5, 120)) - 0.2])
-    start = (np.flatnonzero(lam > 0), np.flatnonzero(mu > 0))
-    warm = assert_optimal(grown, B, *nearest_weights(grown, B, start=start), slack=1e-9)
-    assert warm == pytest.approx(assert_optimal(grown, B, *nearest_weights(grown, B), slack=1e-9), rel=1e-9)
-    assert warm <= cold
+    near = nearest(A, B)
+    cold = assert_optimal(A, B, near)
+    assert sum(len(s) for s in near.support) > 60
+    grown = np.vstack([A, 0.5 * rng.normal(size=(5, 120)) + 0.35])
+    warm = assert_optimal(grown, B, nearest(grown, B, start=near.support))
+    assert warm == pytest.approx(assert_optimal(grown, B, nearest(grown, B)), rel=1e-9)
+    assert warm < cold
 
 
 def test_overlapping_hulls_stop_at_the_touching_distance() -> None:
     rng = np.random.default_rng(3)
     A = rng.normal(size=(80, 10))
     B = rng.normal(size=(80, 10))
-    lam, mu = nearest_weights(A, B, touching=1e-6)
-    assert np.linalg.norm(lam @ A - mu @ B) <= 1e-6
-    lam, mu = nearest_weights(A, B)
-    assert np.linalg.norm(lam @ A - mu @ B) <= 1e-10
+    near = nearest(A, B, touching=1e-6)
+    assert near.upper <= 1e-6 and near.w is None
+    assert np.linalg.norm(near.lam @ A - near.mu @ B) == pytest.approx(near.upper)
+    assert nearest(A, B).upper <= 1e-10
+
+
+def test_stops_as_soon_as_a_wide_enough_slab_is_found() -> None:
+    rng = np.random.default_rng(4)
+    A = rng.normal(size=(400, 30))
+    B = rng.normal(size=(400, 30)) + 1.0
+    full = nearest(A, B, batch=8)
+    quick = nearest(A, B, separated=full.upper / 2, batch=8)
+    assert (A @ quick.w).min() - (B @ quick.w).max() == pytest.approx(quick.lower)
+    assert full.upper / 2 < quick.lower <= full.upper
+    assert quick.rounds < full.rounds

@@ -14,7 +14,7 @@ from scipy.optimize import linprog
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import LinearSVC
 
-from .nearest import nearest_weights
+from .nearest import nearest
 
 REL_TOL = 1e-7
 """Gaps narrower than this fraction of the data's radius count as touching: about the resolution of
@@ -227,93 +227,13 @@ def quick_separator(A: np.ndarray, B: np.ndarray, tol: float, hint: np.ndarray |
     return None, w
 
 
-def _nearest(A: np.ndarray, B: np.ndarray, tol: float) -> HullDistance:
-    """Nearest points of conv(A) and conv(B) (:func:`.nearest.nearest_weights`) as certified distance bounds."""
-    lam, mu = nearest_weights(A, B)
-    return _bounds(A, B, lam @ A - mu @ B, tol)
-
-
-def _bounds(A: np.ndarray, B: np.ndarray, v: np.ndarray, tol: float) -> HullDistance:
-    """Bounds from ``v`` = p - q for explicit hull points p, q: ``|v|`` above, the slab along v below."""
-    upper = float(np.linalg.norm(v))
-    if upper <= tol:
-        return HullDistance(0.0, upper, None)
-    w = v / upper
-    _, high, low = check_direction(A, B, w, 0.0)
-    return HullDistance(max(high - low, 0.0), upper, w)
-
-
-@dataclass
-class _WorkingSets:
-    """Nearest-point solves on subsets; bounds are always for the full sets."""
-
-    lower: float
-    upper: float
-    w: np.ndarray | None
-    in_a: np.ndarray
-    in_b: np.ndarray
-
-
-def _solve_working(A: np.ndarray, B: np.ndarray, tol: float, w: np.ndarray, gap_tol: float,
-                   stop_when_separated: bool, start: tuple[np.ndarray, np.ndarray] | None = None,
-                   batch: int = 64, max_rounds: int = 80) -> _WorkingSets:
-    """Solve on subsets, adding the points beyond the subset's slab, until none is left (optimal),
-    the bounds meet within ``gap_tol``, or (optionally) a plane is verified on every point.
-
-    Each round keeps only the points that carry weight in the last solution (the optimum of the
-    subset is unchanged without the others, so the distance never grows from round to round) and
-    adds up to ``batch`` violators per side, which keeps every solve small; each solve resumes from
-    the last one's support, so only the points that enter or leave cost work.  ``start`` (indices into
-    A and B, both non-empty), the support of a similar earlier problem, is the first working set,
-    with the points beyond it along ``w``: its own optimum is known already, so that saves rounds.
-    """
-    state = _WorkingSets(0.0, np.inf, None, np.zeros(len(A), bool), np.zeros(len(B), bool))
-    warm = start is not None
-    if warm:
-        state.in_a[start[0]] = True
-        state.in_b[start[1]] = True
-    for round_ in range(max_rounds):
-        ha, hb = A @ w, B @ w
-        edge_a = ha[state.in_a].min() if state.in_a.any() else np.inf
-        edge_b = hb[state.in_b].max() if state.in_b.any() else -np.inf
-        add_a = [i for i in np.argsort(ha, kind="stable")[:batch + state.in_a.sum()].tolist()
-                 if not state.in_a[i] and ha[i] < edge_a - tol][:batch]
-        add_b = [j for j in np.argsort(-hb, kind="stable")[:batch + state.in_b.sum()].tolist()
-                 if not state.in_b[j] and hb[j] > edge_b + tol][:batch]
-        if not add_a and not add_b and not (warm and round_ == 0):
-            break
-        kept_a, kept_b = state.in_a.copy(), state.in_b.copy()
-        state.in_a[add_a] = True
-        state.in_b[add_b] = True
-        ia, ib = np.flatnonzero(state.in_a), np.flatnonzero(state.in_b)
-        resume = np.flatnonzero(kept_a[ia]), np.flatnonzero(kept_b[ib])
-        lam, mu = nearest_weights(A[ia], B[ib], start=resume, touching=tol)
-        state.in_a[ia[lam <= 0]] = False
-        state.in_b[ib[mu <= 0]] = False
-        v = lam @ A[ia] - mu @ B[ib]
-        state.upper = min(state.upper, float(np.linalg.norm(v)))
-        if state.upper <= tol:
-            break
-        w = v / np.linalg.norm(v)
-        _, high, low = check_direction(A, B, w, 0.0)
-        if high - low > state.lower:
-            state.lower, state.w = high - low, w
-        if stop_when_separated and state.lower > tol:
-            break
-        # The next violators are those beyond the widest slab found so far.
-        w = state.w if state.w is not None else w
-        if state.upper - state.lower <= gap_tol * state.upper:
-            break
-    return state
-
-
 def separate(A: np.ndarray, B: np.ndarray, *, tol: float, hint: np.ndarray | None = None,
              start: tuple[np.ndarray, np.ndarray] | None = None, lp_batch: int = 64,
              max_rounds: int = 50) -> Separation:
     """Decide exactly whether conv(A) and conv(B) are disjoint.
 
     Frank-Wolfe (:func:`quick_separator`) comes first, then maximum-margin planes of growing
-    working sets (:func:`_solve_working`), each verified on every point.  Given ``start`` (the
+    working sets (:func:`.nearest.nearest`), each verified on every point.  Given ``start`` (the
     support of an earlier exact solve between similar sets, see :class:`Separation`), the working
     sets start from it and Frank-Wolfe is skipped: a pair that needed the exact solve once almost
     always needs it again (at n = 20,000 on POS, Frank-Wolfe failed on 99% of pairs of over 3,000
@@ -331,13 +251,12 @@ def separate(A: np.ndarray, B: np.ndarray, *, tol: float, hint: np.ndarray | Non
             return Separation(True, verified, high, low, None, 0, "quick")
     else:
         w = hint if hint is not None else A[start[0]].mean(0) - B[start[1]].mean(0)
-        w = w / (np.linalg.norm(w) or 1.0)
-    work = _solve_working(A, B, tol, w, 0.0, stop_when_separated=True, start=start)
-    support = (np.flatnonzero(work.in_a), np.flatnonzero(work.in_b))
-    if work.lower > tol:
-        _, high, low = check_direction(A, B, work.w, tol)
-        return Separation(True, work.w, high, low, None, 0, "nearest", support)
-    if work.upper <= tol:
+    near = nearest(A, B, direction=w, start=start, touching=tol, separated=tol)
+    support = near.support
+    if near.lower > tol:
+        _, high, low = check_direction(A, B, near.w, tol)
+        return Separation(True, near.w, high, low, None, 0, "nearest", support)
+    if near.upper <= tol:
         # Two explicit hull points closer than the tolerance (float32 resolution): touching
         # counts as overlapping.
         return Separation(False, None, np.nan, np.nan, support, 0, "touching", support)
@@ -372,16 +291,14 @@ def hull_distance(A: np.ndarray, B: np.ndarray, *, tol: float | None = None,
                   gap_tol: float = 1e-8) -> HullDistance:
     """Distance between conv(A) and conv(B), the width of their hard-margin separator.
 
-    Solved on working sets of the points nearest the other hull (:func:`_solve_working`) until no
+    Solved on working sets of the points nearest the other hull (:func:`.nearest.nearest`) until no
     point lies beyond them, when the solve is exact for the full sets.  ``lower`` comes from a slab
     checked on every point and ``upper`` from two explicit hull points, so the true distance lies
     between them; they agree to a relative ``gap_tol`` (about 1e-10 is typical).
     """
     tol = data_tolerance(A, B) if tol is None else tol
-    if len(A) + len(B) <= 2 * WORK_DIRECT:
-        return _nearest(A, B, tol)
-    w = A.mean(0) - B.mean(0)
-    work = _solve_working(A, B, tol, w / (np.linalg.norm(w) or 1.0), gap_tol, stop_when_separated=False)
-    if work.upper <= tol:
-        return HullDistance(0.0, work.upper, None)
-    return HullDistance(work.lower, max(work.upper, work.lower), work.w)
+    small = len(A) + len(B) <= 2 * WORK_DIRECT
+    near = nearest(A, B, touching=tol, gap_tol=gap_tol, batch=max(len(A), len(B)) if small else 64)
+    if near.upper <= tol:
+        return HullDistance(0.0, near.upper, None)
+    return HullDistance(near.lower, max(near.upper, near.lower), near.w)

@@ -9,6 +9,8 @@ the whole support one point at a time.  The "weights sum to one" constraints are
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numba import njit
 
@@ -22,243 +24,389 @@ DEPENDENT = 1e-12
 dependent on the support and is left out (it cannot lower the distance)."""
 
 
-@njit(cache=True)
-def _append(L: np.ndarray, k: int, g: np.ndarray, gjj: float) -> bool:
-    """Extend the Cholesky factor L (k x k) by one row for a column with cross products g and
-    diagonal gjj; False (and L unchanged) when the column is linearly dependent."""
-    for r in range(k):
-        s = g[r]
-        for c in range(r):
-            s -= L[r, c] * L[k, c]
-        L[k, r] = s / L[r, r]
-    dd = gjj
-    for c in range(k):
-        dd -= L[k, c] * L[k, c]
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _append(R: np.ndarray, k: int, g: np.ndarray, gjj: float, on_a: bool, ya: np.ndarray, yb: np.ndarray) -> bool:
+    """Extend the Cholesky factor R (upper, k x k, Gram = R^T R) by a column with cross products g
+    (overwritten) and diagonal gjj, and ya, yb (R^-T times the indicators of the two sides) by their
+    new entries; False, with R unchanged, when the column is linearly dependent on the others."""
+    for t in range(k):
+        rt = g[t] / R[t, t]
+        g[t] = rt
+        for c in range(t + 1, k):
+            g[c] -= rt * R[t, c]
+    dd = gjj - np.dot(g[:k], g[:k])
     if dd <= DEPENDENT * gjj:
-        L[k, :k] = 0.0
         return False
-    L[k, k] = np.sqrt(dd)
+    diag = np.sqrt(dd)
+    R[:k, k] = g[:k]
+    R[k, k] = diag
+    ya[k] = ((1.0 if on_a else 0.0) - np.dot(g[:k], ya[:k])) / diag
+    yb[k] = ((0.0 if on_a else 1.0) - np.dot(g[:k], yb[:k])) / diag
     return True
 
 
-@njit(cache=True)
-def _remove(L: np.ndarray, k: int, p: int) -> None:
-    """Drop row and column p from the factored matrix: shift the rows up, then Givens rotations on
-    column pairs restore the lower triangle."""
-    for r in range(p, k - 1):
-        L[r, :k] = L[r + 1, :k]
-    L[k - 1, :k] = 0.0
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _remove(R: np.ndarray, k: int, p: int, ya: np.ndarray, yb: np.ndarray) -> None:
+    """Drop column p of the factor: shift the later columns left, then Givens rotations on row
+    pairs (applied to ya and yb too) restore the upper triangle."""
+    for r in range(k):
+        for c in range(p, k - 1):
+            R[r, c] = R[r, c + 1]
+        R[r, k - 1] = 0.0
     for i in range(p, k - 1):
-        a = L[i, i]
-        b = L[i, i + 1]
+        a = R[i, i]
+        b = R[i + 1, i]
         rho = np.hypot(a, b)
         cs = a / rho
         sn = b / rho
-        for r in range(i, k - 1):
-            x = L[r, i]
-            y = L[r, i + 1]
-            L[r, i] = cs * x + sn * y
-            L[r, i + 1] = -sn * x + cs * y
-        L[i, i + 1] = 0.0
+        for c in range(i, k - 1):
+            x = R[i, c]
+            y = R[i + 1, c]
+            R[i, c] = cs * x + sn * y
+            R[i + 1, c] = -sn * x + cs * y
+        R[i + 1, i] = 0.0
+        for vec in (ya, yb):
+            x = vec[i]
+            vec[i] = cs * x + sn * vec[i + 1]
+            vec[i + 1] = -sn * x + cs * vec[i + 1]
+    R[k - 1, :k] = 0.0
 
 
-@njit(cache=True)
-def _forward(L: np.ndarray, Y: np.ndarray, on_a: np.ndarray, first: int, k: int) -> None:
-    """Rows first..k-1 of Y = L^-1 E^T, E the two "weights sum to one" rows."""
-    for r in range(first, k):
-        ea = 1.0 if on_a[r] else 0.0
-        eb = 1.0 - ea
-        for c in range(r):
-            ea -= L[r, c] * Y[c, 0]
-            eb -= L[r, c] * Y[c, 1]
-        Y[r, 0] = ea / L[r, r]
-        Y[r, 1] = eb / L[r, r]
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _indicators(R: np.ndarray, k: int, on_a: np.ndarray, ya: np.ndarray, yb: np.ndarray) -> None:
+    """ya, yb = R^-T times the indicator vectors of the two sides (forward substitution)."""
+    for t in range(k):
+        ya[t] = 1.0 if on_a[t] else 0.0
+        yb[t] = 1.0 - ya[t]
+    for t in range(k):
+        ya[t] /= R[t, t]
+        yb[t] /= R[t, t]
+        at, bt = ya[t], yb[t]
+        for c in range(t + 1, k):
+            ya[c] -= at * R[t, c]
+            yb[c] -= bt * R[t, c]
 
 
-@njit(cache=True)
-def _equality_solve(L: np.ndarray, Y: np.ndarray, k: int, x: np.ndarray) -> None:
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _equality_solve(R: np.ndarray, k: int, ya: np.ndarray, yb: np.ndarray, x: np.ndarray) -> None:
     """Minimiser on the support of the quadratic with "weights sum to one" on each side, into x."""
-    s00 = s01 = s11 = 0.0
-    for r in range(k):
-        s00 += Y[r, 0] * Y[r, 0]
-        s01 += Y[r, 0] * Y[r, 1]
-        s11 += Y[r, 1] * Y[r, 1]
+    s00 = np.dot(ya[:k], ya[:k])
+    s01 = np.dot(ya[:k], yb[:k])
+    s11 = np.dot(yb[:k], yb[:k])
     det = s00 * s11 - s01 * s01
     ta = (s11 - s01) / det
     tb = (s00 - s01) / det
     for r in range(k):
-        x[r] = Y[r, 0] * ta + Y[r, 1] * tb
+        x[r] = ya[r] * ta + yb[r] * tb
     for r in range(k - 1, -1, -1):
-        x[r] /= L[r, r]
-        xr = x[r]
-        for c in range(r):
-            x[c] -= L[r, c] * xr
+        acc = x[r]
+        for c in range(r + 1, k):
+            acc -= R[r, c] * x[c]
+        x[r] = acc / R[r, r]
 
 
-@njit(cache=True)
-def _active_set(Z: np.ndarray, side: np.ndarray, start: np.ndarray, L0: np.ndarray, touching: float,
-                max_iter: int) -> tuple[np.ndarray, int]:
-    """Convex weights per side over the rows of Z (A's points, then B's negated) minimising the norm
-    of their weighted sum.  Starts from the support ``start`` (both sides present), whose Cholesky
-    factor in the lifted space is ``L0`` when that is given (non-empty), and stops early when the
-    norm falls to ``touching``.  Returns the weights and the iterations used."""
-    m, d = Z.shape
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _row(A: np.ndarray, B: np.ndarray, centre: np.ndarray, scale: float, j: int, out: np.ndarray) -> None:
+    """Point j (A's first, then B's) centred, scaled, and negated on B's side."""
+    na = A.shape[0]
+    if j < na:
+        out[:] = (A[j] - centre) / scale
+    else:
+        out[:] = (centre - B[j - na]) / scale
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _rounds(A: np.ndarray, B: np.ndarray, centre: np.ndarray, scale: float, pool0: np.ndarray, start: np.ndarray,
+            L0: np.ndarray, touching: float, separated: float, gap_tol: float, batch: int, max_rounds: int,
+            max_iter: int) -> tuple[np.ndarray, float, float, np.ndarray, int, int]:
+    """Nearest points of conv(A) and conv(B) on a pool of points that grows by the worst violators.
+
+    Points are numbered A's first, then B's.  The active set starts as ``start`` (both sides
+    present; ``L0`` its Cholesky factor in the lifted space, or empty), the pool as ``pool0``.
+    Each round solves on the pool, then prices every point against the pool's optimum (one
+    product with A and one with B): the round's slab is a certified lower bound, and up to
+    ``batch`` points per side that lie beyond it join the pool, which otherwise keeps only the
+    active set.  Stops when no point lies beyond, the bounds meet within ``gap_tol``, the
+    distance falls to ``touching``, or the slab is wider than ``separated``.  Returns the weights,
+    the upper and lower bounds, the unit normal of the widest slab (zero if none), the rounds and
+    the active-set iterations.
+    """
+    na, d = A.shape
+    m = na + B.shape[0]
     cap = min(m, d + 2)
-    L = np.zeros((cap + 1, cap + 1))
+    R = np.zeros((cap + 1, cap + 1))
     ZP = np.empty((cap + 1, d))
     P = np.empty(cap + 1, dtype=np.int64)
     on_a = np.empty(cap + 1, dtype=np.bool_)
+    qcap = len(pool0) + len(start) + cap + 2 * batch + 2
+    ZQ = np.empty((qcap, d))
+    Q = np.empty(qcap, dtype=np.int64)
     in_p = np.zeros(m, dtype=np.bool_)
+    in_q = np.zeros(m, dtype=np.bool_)
+    q_at = np.empty(m, dtype=np.int64)
     barred = np.zeros(m, dtype=np.bool_)
     u = np.zeros(m)
     g = np.empty(cap + 1)
-    Y = np.empty((cap + 1, 2))
+    ya = np.empty(cap + 1)
+    yb = np.empty(cap + 1)
     x = np.empty(cap + 1)
+    z = np.empty(d)
+    nq = 0
+    for j in pool0:
+        if not in_q[j]:
+            _row(A, B, centre, scale, j, ZQ[nq])
+            Q[nq] = j
+            q_at[j] = nq
+            in_q[j] = True
+            nq += 1
     k = 0
     if len(L0):
-        k = len(start)
-        L[:k, :k] = L0
-        for t in range(k):
-            j = start[t]
-            P[t] = j
-            on_a[t] = side[j] == 0
-            in_p[j] = True
-            ZP[t] = Z[j]
-    else:
-        for j in start:
-            if k == cap or in_p[j]:
+        R[:len(start), :len(start)] = L0.T
+    for j in start:
+        if in_p[j] or k == cap:
+            continue
+        _row(A, B, centre, scale, j, z)
+        if not len(L0):
+            g[:k] = ZP[:k] @ z
+            for r in range(k):
+                if on_a[r] == (j < na):
+                    g[r] += 1.0
+            if not _append(R, k, g, np.dot(z, z) + 1.0, j < na, ya, yb):
                 continue
-            g[:k] = ZP[:k] @ Z[j]
-            for t in range(k):
-                if on_a[t] == (side[j] == 0):
-                    g[t] += 1.0
-            if _append(L, k, g, np.dot(Z[j], Z[j]) + 1.0):
-                P[k] = j
-                on_a[k] = side[j] == 0
-                in_p[j] = True
-                ZP[k] = Z[j]
-                k += 1
-    _forward(L, Y, on_a, 0, k)
+        P[k] = j
+        on_a[k] = j < na
+        ZP[k] = z
+        in_p[j] = True
+        k += 1
+        if not in_q[j]:
+            ZQ[nq] = z
+            Q[nq] = j
+            q_at[j] = nq
+            in_q[j] = True
+            nq += 1
+    if len(L0):
+        _indicators(R, k, on_a, ya, yb)
     n_a = 0
     for t in range(k):
         n_a += on_a[t]
     for t in range(k):
         u[P[t]] = 1.0 / n_a if on_a[t] else 1.0 / (k - n_a)
-    added = -1
+    upper = np.inf
+    lower = 0.0
+    w_best = np.zeros(d)
+    rounds = 0
     it = 0
-    while it < max_iter:
-        it += 1
-        _equality_solve(L, Y, k, x)
-        block = -1
-        alpha = 1.0
-        for t in range(k):
-            if x[t] <= 0.0:
-                ut = u[P[t]]
-                step = ut / (ut - x[t]) if ut > 0.0 else 0.0
-                if block < 0 or step < alpha:
-                    alpha = step
-                    block = t
-        if block >= 0:
-            # Step towards the solution until a weight reaches zero, and drop that point.
-            if P[block] == added:
-                barred[added] = True
+    added = -1
+    while True:
+        # Solve on the pool (Lawson-Hanson: enter the worst violator, step back to feasibility).
+        norm = 0.0
+        v = np.zeros(d)
+        while it < max_iter:
+            it += 1
+            _equality_solve(R, k, ya, yb, x)
+            block = -1
+            alpha = 1.0
             for t in range(k):
-                u[P[t]] += alpha * (x[t] - u[P[t]])
-            first = k
-            for t in range(k - 1, -1, -1):
-                if t == block or u[P[t]] <= 0.0:
-                    u[P[t]] = 0.0
-                    in_p[P[t]] = False
-                    _remove(L, k, t)
-                    for r in range(t, k - 1):
-                        P[r] = P[r + 1]
-                        on_a[r] = on_a[r + 1]
-                        ZP[r] = ZP[r + 1]
-                    k -= 1
-                    first = t
-            _forward(L, Y, on_a, first, k)
+                if x[t] <= 0.0:
+                    ut = u[P[t]]
+                    step = ut / (ut - x[t]) if ut > 0.0 else 0.0
+                    if block < 0 or step < alpha:
+                        alpha = step
+                        block = t
+            if block >= 0:
+                if P[block] == added:
+                    barred[added] = True
+                for t in range(k):
+                    u[P[t]] += alpha * (x[t] - u[P[t]])
+                for t in range(k - 1, -1, -1):
+                    if t == block or u[P[t]] <= 0.0:
+                        u[P[t]] = 0.0
+                        in_p[P[t]] = False
+                        _remove(R, k, t, ya, yb)
+                        for r in range(t, k - 1):
+                            P[r] = P[r + 1]
+                            on_a[r] = on_a[r + 1]
+                            ZP[r] = ZP[r + 1]
+                        k -= 1
+                added = -1
+                continue
+            for t in range(k):
+                u[P[t]] = x[t]
+            v = x[:k] @ ZP[:k]
+            norm = np.sqrt(np.dot(v, v))
             added = -1
-            continue
-        for t in range(k):
-            u[P[t]] = x[t]
-        v = x[:k] @ ZP[:k]
-        norm = np.sqrt(np.dot(v, v))
-        if norm <= touching:
+            if norm <= touching or k == cap:
+                break
+            h = ZQ[:nq] @ v
+            level_a = level_b = 0.0
+            for t in range(k):
+                if on_a[t]:
+                    level_a += x[t] * h[q_at[P[t]]]
+                else:
+                    level_b += x[t] * h[q_at[P[t]]]
+            worst = VIOLATION * norm
+            for t in range(nq):
+                j = Q[t]
+                if in_p[j] or barred[j]:
+                    continue
+                gap = (level_a if j < na else level_b) - h[t]
+                if gap > worst:
+                    worst = gap
+                    added = j
+            if added < 0:
+                break
+            _row(A, B, centre, scale, added, z)
+            g[:k] = ZP[:k] @ z
+            for r in range(k):
+                if on_a[r] == (added < na):
+                    g[r] += 1.0
+            if not _append(R, k, g, np.dot(z, z) + 1.0, added < na, ya, yb):
+                barred[added] = True
+                added = -1
+                continue
+            P[k] = added
+            on_a[k] = added < na
+            in_p[added] = True
+            ZP[k] = z
+            k += 1
+        # Price every point against the pool's optimum.
+        rounds += 1
+        upper = min(upper, norm * scale)
+        if norm <= touching or norm == 0.0:
             break
-        h = Z @ v
+        w = v / norm
+        ha = A @ w
+        hb = B @ w
+        slab = ha.min() - hb.max()
+        if slab > lower:
+            lower = slab
+            w_best[:] = w
+        if lower > separated or upper - lower <= gap_tol * upper or rounds >= max_rounds or it >= max_iter:
+            break
+        # In units of w: the active set's points of A lie at level_a, B's at level_b, up to rounding.
+        cw = np.dot(centre, w)
         level_a = level_b = 0.0
         for t in range(k):
             if on_a[t]:
-                level_a += x[t] * h[P[t]]
+                level_a += u[P[t]] * ha[P[t]]
             else:
-                level_b += x[t] * h[P[t]]
-        worst = VIOLATION * norm
-        added = -1
-        for j in range(m):
-            if in_p[j] or barred[j]:
-                continue
-            gap = (level_a if side[j] == 0 else level_b) - h[j]
-            if gap > worst:
-                worst = gap
-                added = j
-        if added < 0 or k == cap:
-            break
-        g[:k] = ZP[:k] @ Z[added]
+                level_b += u[P[t]] * hb[P[t] - na]
+        limit = VIOLATION * scale
+        nq = 0
         for t in range(k):
-            if on_a[t] == (side[added] == 0):
-                g[t] += 1.0
-        if not _append(L, k, g, np.dot(Z[added], Z[added]) + 1.0):
-            barred[added] = True
-            added = -1
-            continue
-        P[k] = added
-        on_a[k] = side[added] == 0
-        in_p[added] = True
-        ZP[k] = Z[added]
-        k += 1
-        _forward(L, Y, on_a, k - 1, k)
-    return u, it
+            ZQ[nq] = ZP[t]
+            Q[nq] = P[t]
+            q_at[P[t]] = nq
+            nq += 1
+        in_q[:] = False
+        for t in range(k):
+            in_q[P[t]] = True
+        gaps_a = level_a - ha
+        gaps_b = hb - level_b
+        fresh = 0
+        for side in range(2):
+            gaps = gaps_a if side == 0 else gaps_b
+            offset = 0 if side == 0 else na
+            order = np.argsort(-gaps)
+            taken = 0
+            for r in order:
+                if taken == batch or gaps[r] <= limit:
+                    break
+                j = r + offset
+                if in_p[j] or barred[j]:
+                    continue
+                _row(A, B, centre, scale, j, ZQ[nq])
+                Q[nq] = j
+                q_at[j] = nq
+                in_q[j] = True
+                nq += 1
+                taken += 1
+            fresh += taken
+        if fresh == 0:
+            break
+    return u, upper, lower, w_best, rounds, it
 
 
-def _factor(Z: np.ndarray, side: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Cholesky factor of the lifted Gram matrix of ``rows`` (LAPACK, much faster than growing it a
-    row at a time); empty when they are linearly dependent, for the solver to grow it instead."""
-    if len(rows) > Z.shape[1] + 2:
+@dataclass(frozen=True)
+class Nearest:
+    """What :func:`nearest` found: bounds on the hull distance, certified on every point."""
+
+    lam: np.ndarray
+    mu: np.ndarray
+    """Convex weights over A and B; ``lam @ A - mu @ B`` realises ``upper``."""
+    upper: float
+    lower: float
+    """Width of the widest slab found, checked on every point (0 if none)."""
+    w: np.ndarray | None
+    """That slab's unit normal, A on the high side; None if no slab of positive width was found."""
+    rounds: int
+    iterations: int
+
+    @property
+    def support(self) -> tuple[np.ndarray, np.ndarray]:
+        """Indices into A and B of the points with weight: a warm start for a similar problem."""
+        return np.flatnonzero(self.lam > 0), np.flatnonzero(self.mu > 0)
+
+
+def nearest(A: np.ndarray, B: np.ndarray, *, direction: np.ndarray | None = None,
+            start: tuple[np.ndarray, np.ndarray] | None = None, touching: float = 0.0,
+            separated: float = np.inf, gap_tol: float = 0.0, batch: int = 64, max_rounds: int = 80) -> Nearest:
+    """Nearest points of conv(A) and conv(B), solved on working sets of the points that lie beyond.
+
+    The first working sets are ``start`` (indices into A and B, say the support of a similar
+    earlier problem, whose optimum it nearly is) and up to ``batch`` points per side beyond it
+    along ``direction`` (default: between the centres).  Stops early once the distance is at most
+    ``touching``, a slab wider than ``separated`` is found, or the bounds meet within ``gap_tol``
+    (relative); otherwise when no point lies beyond the working sets' optimum, which is then exact.
+    """
+    A = np.ascontiguousarray(A, dtype=np.float64)
+    B = np.ascontiguousarray(B, dtype=np.float64)
+    na = len(A)
+    if start is not None and not (len(start[0]) and len(start[1])):
+        start = None
+    if direction is None:
+        direction = A.mean(0) - B.mean(0)
+    ha, hb = A @ direction, B @ direction
+    if start is None:
+        sa = sb = np.zeros(0, np.int64)
+        edge_a, edge_b = np.inf, -np.inf
+    else:
+        sa, sb = np.asarray(start[0], np.int64), np.asarray(start[1], np.int64)
+        edge_a, edge_b = ha[sa].min(), hb[sb].max()
+    beyond_a = np.argsort(ha, kind="stable")[: batch + len(sa)]
+    beyond_b = np.argsort(-hb, kind="stable")[: batch + len(sb)]
+    beyond_a = beyond_a[ha[beyond_a] < edge_a][:batch]
+    beyond_b = beyond_b[hb[beyond_b] > edge_b][:batch]
+    if start is None:
+        sa, sb = beyond_a[:1], beyond_b[:1]
+    # One point of each side first: when the start does not fit the space, both sides still do.
+    first = np.r_[sa[:1], na + sb[:1], sa[1:], na + sb[1:]]
+    pool = np.r_[beyond_a, na + beyond_b]
+    rows = np.vstack([A[first[first < na]], B[first[first >= na] - na], A[beyond_a], B[beyond_b]])
+    centre = rows.mean(0)
+    scale = float(np.sqrt(((rows - centre) ** 2).sum(1).mean()))
+    if scale == 0:
+        lam, mu = np.zeros(na), np.zeros(len(B))
+        lam[first[0]] = mu[first[1] - na] = 1.0
+        return Nearest(lam, mu, 0.0, 0.0, None, 0, 0)
+    u, upper, lower, w, rounds, iterations = _rounds(A, B, centre, scale, pool, first,
+                                         _factor(A, B, centre, scale, first), touching / scale, separated,
+                                         gap_tol, batch, max_rounds, 40 * (na + len(B)) + 1000)
+    lam, mu = u[:na], u[na:]
+    return Nearest(lam / lam.sum(), mu / mu.sum(), upper, lower, w if lower > 0 else None, rounds, iterations)
+
+
+def _factor(A: np.ndarray, B: np.ndarray, centre: np.ndarray, scale: float, first: np.ndarray) -> np.ndarray:
+    """Cholesky factor of the lifted Gram matrix of the start (LAPACK, much faster than growing it
+    a row at a time); empty when its points are linearly dependent, for the solver to grow it."""
+    na = len(A)
+    if len(first) > A.shape[1] + 2:
         return np.zeros((0, 0))
-    ZP = Z[rows]
-    G = ZP @ ZP.T + (side[rows][:, None] == side[rows][None, :])
+    on_a = first < na
+    Z = np.where(on_a[:, None], A[np.minimum(first, na - 1)] - centre, centre - B[np.maximum(first - na, 0)]) / scale
+    G = Z @ Z.T + (on_a[:, None] == on_a[None, :])
     try:
         L = np.linalg.cholesky(G)
     except np.linalg.LinAlgError:
         return np.zeros((0, 0))
     return L if (np.diag(L) ** 2 > DEPENDENT * np.diag(G)).all() else np.zeros((0, 0))
-
-
-def nearest_weights(A: np.ndarray, B: np.ndarray, start: tuple[np.ndarray, np.ndarray] | None = None,
-                    touching: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """Convex weights over A and over B of the nearest points of conv(A) and conv(B).
-
-    ``start`` (indices into A and B) is a support to resume from, by default the two points
-    extreme along the line between the centres.  The solve stops early once the nearest points are
-    within ``touching`` of each other.
-    """
-    na = len(A)
-    Z = np.vstack([A, B])
-    Z -= Z.mean(0)
-    scale = float(np.sqrt((Z * Z).sum(1).mean()))
-    if scale == 0:
-        return np.full(na, 1.0 / na), np.full(len(B), 1.0 / len(B))
-    Z /= scale
-    Z[na:] *= -1
-    side = np.r_[np.zeros(na, np.int8), np.ones(len(B), np.int8)]
-    if start is None or not (len(start[0]) and len(start[1])):
-        w = Z[:na].mean(0) + Z[na:].mean(0)
-        h = Z @ w
-        first = np.array([int(np.argmin(h[:na])), na + int(np.argmin(h[na:]))])
-    else:
-        a, b = np.asarray(start[0], np.int64), na + np.asarray(start[1], np.int64)
-        # One point of each side first: when the start does not fit the space, both sides still do.
-        first = np.r_[a[:1], b[:1], a[1:], b[1:]]
-    u, _ = _active_set(Z, side, first, _factor(Z, side, first), touching / scale, 20 * len(Z) + 100)
-    lam, mu = u[:na], u[na:]
-    return lam / lam.sum(), mu / mu.sum()
