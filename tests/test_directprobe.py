@@ -11,6 +11,7 @@ from analysis.directprobe import DirectProbeResult, directprobe, spatial_similar
 from analysis.directprobe.hulls import data_tolerance, hull_distance, lp_widest, separate
 from analysis.directprobe.planes import Planes
 from analysis.directprobe.plain import plain_directprobe
+from analysis.directprobe.result import distance_tables
 
 
 def overlap_lp(A: np.ndarray, B: np.ndarray) -> bool:
@@ -129,6 +130,22 @@ def test_hull_distance_matches_brute_force_qp(seed: int, na: int, nb: int, d: in
     assert dist.lower <= dist.upper + 1e-12
     assert dist.upper == pytest.approx(brute_distance(A, B), abs=1e-5)
     assert (dist.upper > 1e-9) == (not overlap_lp(A, B))
+
+
+def test_distance_tables_cover_every_pair_of_singletons_and_clusters() -> None:
+    rng = np.random.default_rng(11)
+    clusters = [rng.normal(size=(n, 3)) + 4 * rng.normal(size=3) for n in (1, 1, 5, 1, 8, 1, 4)]
+    labels = np.array([0, 1, 0, 2, 1, 1, 2])
+    upper, lower, by_label, minimum = distance_tables(clusters, labels, 4, tol=1e-9, gap_tol=1e-8)
+    for i in range(len(clusters)):
+        for j in range(len(clusters)):
+            if labels[i] == labels[j]:
+                assert np.isnan(upper[i, j]) and np.isnan(lower[i, j])
+            else:
+                assert upper[i, j] == pytest.approx(brute_distance(clusters[i], clusters[j]), abs=1e-6)
+                assert lower[i, j] <= upper[i, j] == upper[j, i]
+    assert by_label[0, 1] == np.nanmin(upper[np.ix_(labels == 0, labels == 1)])
+    assert minimum[2] == np.nanmin(by_label[2]) and np.isnan(minimum[3])
 
 
 def test_large_hull_distance_is_certified() -> None:

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.spatial.distance import cdist
 
 from .hulls import HullDistance, data_tolerance, hull_distance
 
@@ -114,13 +115,16 @@ def distance_tables(clusters: list[np.ndarray], labels: np.ndarray, n_labels: in
     k = len(clusters)
     upper = np.full((k, k), np.nan)
     lower = np.full((k, k), np.nan)
-    for i in range(k):
-        for j in range(i + 1, k):
-            if labels[i] == labels[j]:
-                continue
-            if len(clusters[i]) == len(clusters[j]) == 1:
-                upper[i, j] = upper[j, i] = lower[i, j] = lower[j, i] = np.linalg.norm(clusters[i][0] - clusters[j][0])
-                continue
+    differ = labels[:, None] != labels[None, :]
+    single = np.array([len(c) == 1 for c in clusters], dtype=bool)
+    # Pairs of single points (most clusters at layer 0) in one go: their distance is exact.
+    s = np.flatnonzero(single)
+    if len(s):
+        points = np.vstack([clusters[i] for i in s])
+        both = np.ix_(s, s)
+        upper[both] = lower[both] = np.where(differ[both], cdist(points, points), np.nan)
+    for i in np.flatnonzero(~single).tolist():
+        for j in np.flatnonzero(differ[i] & (single | (np.arange(k) > i))).tolist():
             dist: HullDistance = hull_distance(clusters[i], clusters[j], tol=tol, gap_tol=gap_tol)
             upper[i, j] = upper[j, i] = dist.upper
             lower[i, j] = lower[j, i] = dist.lower
