@@ -198,6 +198,9 @@ class Engine:
         self.act_pos = np.arange(self.n)
         self.act_label = self.y.copy()
         self.act_proj = self.proj.copy()
+        self.act_lead = self.proj[:, 0].copy()
+        """The first principal coordinate on its own (contiguous): a one-dimensional ball test
+        first, so the 32-dimensional one only gathers the clusters that pass it."""
         self.act_radius = np.zeros(self.n)
         self.n_active = self.n
         self.centres = self.X.copy()
@@ -307,6 +310,7 @@ class Engine:
         pos = self.act_pos[s]
         self.centres[s] = merged.centre
         self.act_proj[pos] = self.centres[s] @ self.basis
+        self.act_lead[pos] = self.act_proj[pos, 0]
         self.act_radius[pos] = merged.radius
 
     def _combine(self, A: Cluster, B: Cluster) -> Cluster:
@@ -332,6 +336,7 @@ class Engine:
         for arr in (self.act_slot, self.act_label, self.act_radius):
             arr[pos] = arr[last]
         self.act_proj[pos] = self.act_proj[last]
+        self.act_lead[pos] = self.act_lead[last]
         self.act_pos[moved] = pos
         self.n_active = last
 
@@ -373,14 +378,20 @@ class Engine:
         radius = max(A.radius + float(np.linalg.norm(A.centre - centre)),
                      B.radius + float(np.linalg.norm(B.centre - centre)))
         k = self.n_active
-        other = self.act_label[:k] != A.label
-        apart = self.label_sep[A.label][self.act_label[:k]] == 1
-        c.by_label_pair += int((other & apart).sum())
-        cand = np.flatnonzero(other & ~apart)
-        reach = radius + self.act_radius[cand] + self.tol
-        diff = self.act_proj[cand] - centre @ self.basis
+        labels = self.act_label[:k]
+        other = labels != A.label
+        apart = self.label_sep[A.label][labels] == 1
+        c.by_label_pair += int(np.count_nonzero(other & apart))
+        live = other & ~apart
+        n_live = int(np.count_nonzero(live))
+        reach = radius + self.act_radius[:k] + self.tol
+        projected = centre @ self.basis
+        live &= np.abs(self.act_lead[:k] - projected[0]) <= reach
+        cand = np.flatnonzero(live)
+        reach = reach[cand]
+        diff = self.act_proj[cand] - projected
         near = np.einsum("ij,ij->i", diff, diff) <= reach * reach
-        c.by_ball += int(len(cand) - near.sum())
+        c.by_ball += n_live - int(near.sum())
         cand, reach = cand[near], reach[near]
         if not len(cand):
             return True
