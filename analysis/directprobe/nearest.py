@@ -115,7 +115,7 @@ def _row(A: np.ndarray, B: np.ndarray, centre: np.ndarray, scale: float, j: int,
         out[:] = (centre - B[j - na]) / scale
 
 
-@njit(cache=True, fastmath={"reassoc", "contract"})
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 def _rounds(A: np.ndarray, B: np.ndarray, centre: np.ndarray, scale: float, pool0: np.ndarray, start: np.ndarray,
             L0: np.ndarray, touching: float, separated: float, gap_tol: float, batch: int, max_rounds: int,
             max_iter: int) -> tuple[np.ndarray, float, float, np.ndarray, int, int]:

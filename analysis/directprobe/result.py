@@ -1,6 +1,8 @@
 """The outcome of a DirectProbe run: clusters, hull distances, prediction, and spatial similarity."""
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,9 +111,15 @@ class DirectProbeResult:
                    points=points)
 
 
+def _cores() -> int:
+    """Cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def distance_tables(clusters: list[np.ndarray], labels: np.ndarray, n_labels: int,
                     tol: float, gap_tol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Hull distances for every pair of clusters with different labels, and their label-level minima."""
+    """Hull distances for every pair of clusters with different labels, and their label-level minima
+    (on every core: at layer 0 there are millions of pairs)."""
     k = len(clusters)
     upper = np.full((k, k), np.nan)
     lower = np.full((k, k), np.nan)
@@ -123,11 +131,17 @@ def distance_tables(clusters: list[np.ndarray], labels: np.ndarray, n_labels: in
         points = np.vstack([clusters[i] for i in s])
         both = np.ix_(s, s)
         upper[both] = lower[both] = np.where(differ[both], cdist(points, points), np.nan)
-    for i in np.flatnonzero(~single).tolist():
-        for j in np.flatnonzero(differ[i] & (single | (np.arange(k) > i))).tolist():
-            dist: HullDistance = hull_distance(clusters[i], clusters[j], tol=tol, gap_tol=gap_tol)
-            upper[i, j] = upper[j, i] = dist.upper
-            lower[i, j] = lower[j, i] = dist.lower
+    rows = [(i, np.flatnonzero(differ[i] & (single | (np.arange(k) > i)))) for i in np.flatnonzero(~single)]
+
+    def row(item: tuple[int, np.ndarray]) -> list[HullDistance]:
+        i, others = item
+        return [hull_distance(clusters[i], clusters[j], tol=tol, gap_tol=gap_tol) for j in others.tolist()]
+
+    # The solver releases the GIL, so threads share the cores; each pair's result is its own.
+    with ThreadPoolExecutor(max_workers=_cores()) as pool:
+        for (i, others), dists in zip(rows, pool.map(row, rows)):
+            upper[i, others] = upper[others, i] = [d.upper for d in dists]
+            lower[i, others] = lower[others, i] = [d.lower for d in dists]
     by_label = np.full((n_labels, n_labels), np.nan)
     for a in np.unique(labels).tolist():
         for b in np.unique(labels).tolist():
