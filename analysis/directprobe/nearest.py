@@ -5,7 +5,8 @@ support of a similar earlier problem, which is what DirectProbe asks again and a
 grown by a few points against the same neighbour.  From that support only the few points that
 enter or leave cost work (a rank-one update of a Cholesky factor each), where a fresh NNLS rebuilds
 the whole support one point at a time.  The "weights sum to one" constraints are met exactly
-(a 2 x 2 Schur complement), not through penalty rows.
+(a 2 x 2 Schur complement), not through penalty rows.  Large sets are solved on working sets
+that grow by the points lying beyond their optimum, all inside the compiled loop.
 """
 from __future__ import annotations
 
@@ -106,6 +107,24 @@ def _equality_solve(R: np.ndarray, k: int, ya: np.ndarray, yb: np.ndarray, x: np
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
+def _enter(R: np.ndarray, k: int, ZP: np.ndarray, P: np.ndarray, on_a: np.ndarray, in_p: np.ndarray, j: int,
+           z: np.ndarray, is_a: bool, g: np.ndarray, ya: np.ndarray, yb: np.ndarray) -> bool:
+    """Make point j (row z) the (k+1)-th active point: its lifted Gram column against the others
+    goes into the factor; False, with nothing changed, if it is linearly dependent on them."""
+    g[:k] = ZP[:k] @ z
+    for r in range(k):
+        if on_a[r] == is_a:
+            g[r] += 1.0
+    if not _append(R, k, g, np.dot(z, z) + 1.0, is_a, ya, yb):
+        return False
+    P[k] = j
+    on_a[k] = is_a
+    ZP[k] = z
+    in_p[j] = True
+    return True
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _row(A: np.ndarray, B: np.ndarray, centre: np.ndarray, scale: float, j: int, out: np.ndarray) -> None:
     """Point j (A's first, then B's) centred, scaled, and negated on B's side."""
     na = A.shape[0]
@@ -166,17 +185,13 @@ def _rounds(A: np.ndarray, B: np.ndarray, centre: np.ndarray, scale: float, pool
         if in_p[j] or k == cap:
             continue
         _row(A, B, centre, scale, j, z)
-        if not len(L0):
-            g[:k] = ZP[:k] @ z
-            for r in range(k):
-                if on_a[r] == (j < na):
-                    g[r] += 1.0
-            if not _append(R, k, g, np.dot(z, z) + 1.0, j < na, ya, yb):
-                continue
-        P[k] = j
-        on_a[k] = j < na
-        ZP[k] = z
-        in_p[j] = True
+        if len(L0):
+            P[k] = j
+            on_a[k] = j < na
+            ZP[k] = z
+            in_p[j] = True
+        elif not _enter(R, k, ZP, P, on_a, in_p, j, z, j < na, g, ya, yb):
+            continue
         k += 1
         if not in_q[j]:
             ZQ[nq] = z
@@ -256,18 +271,10 @@ def _rounds(A: np.ndarray, B: np.ndarray, centre: np.ndarray, scale: float, pool
             if added < 0:
                 break
             _row(A, B, centre, scale, added, z)
-            g[:k] = ZP[:k] @ z
-            for r in range(k):
-                if on_a[r] == (added < na):
-                    g[r] += 1.0
-            if not _append(R, k, g, np.dot(z, z) + 1.0, added < na, ya, yb):
+            if not _enter(R, k, ZP, P, on_a, in_p, added, z, added < na, g, ya, yb):
                 barred[added] = True
                 added = -1
                 continue
-            P[k] = added
-            on_a[k] = added < na
-            in_p[added] = True
-            ZP[k] = z
             k += 1
         # Price every point against the pool's optimum.
         rounds += 1
@@ -340,7 +347,9 @@ class Nearest:
     w: np.ndarray | None
     """That slab's unit normal, A on the high side; None if no slab of positive width was found."""
     rounds: int
+    """Times every point was priced against the working sets' optimum."""
     iterations: int
+    """Active-set steps: a point entering, or a step back to feasibility that drops points."""
 
     @property
     def support(self) -> tuple[np.ndarray, np.ndarray]:
@@ -389,9 +398,9 @@ def nearest(A: np.ndarray, B: np.ndarray, *, direction: np.ndarray | None = None
         lam, mu = np.zeros(na), np.zeros(len(B))
         lam[first[0]] = mu[first[1] - na] = 1.0
         return Nearest(lam, mu, 0.0, 0.0, None, 0, 0)
-    u, upper, lower, w, rounds, iterations = _rounds(A, B, centre, scale, pool, first,
-                                         _factor(A, B, centre, scale, first), touching / scale, separated,
-                                         gap_tol, batch, max_rounds, 40 * (na + len(B)) + 1000)
+    factor = _factor(A, B, centre, scale, first)
+    u, upper, lower, w, rounds, iterations = _rounds(A, B, centre, scale, pool, first, factor, touching / scale,
+                                                     separated, gap_tol, batch, max_rounds, 40 * (na + len(B)) + 1000)
     lam, mu = u[:na], u[na:]
     return Nearest(lam / lam.sum(), mu / mu.sum(), upper, lower, w if lower > 0 else None, rounds, iterations)
 
