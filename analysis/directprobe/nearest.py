@@ -291,7 +291,6 @@ def _rounds(A: np.ndarray, B: np.ndarray, centre: np.ndarray, scale: float, pool
         if lower > separated or upper - lower <= gap_tol * upper or rounds >= max_rounds or it >= max_iter:
             break
         # In units of w: the active set's points of A lie at level_a, B's at level_b, up to rounding.
-        cw = np.dot(centre, w)
         level_a = level_b = 0.0
         for t in range(k):
             if on_a[t]:
