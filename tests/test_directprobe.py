@@ -135,7 +135,8 @@ def test_hull_distance_matches_brute_force_qp(seed: int, na: int, nb: int, d: in
 def test_distance_tables_cover_every_pair_of_singletons_and_clusters() -> None:
     rng = np.random.default_rng(11)
     clusters = [rng.normal(size=(n, 3)) + 4 * rng.normal(size=3) for n in (1, 1, 5, 1, 8, 1, 4)]
-    labels = np.array([0, 1, 0, 2, 1, 1, 2])
+    clusters.append(clusters[1].copy())  # two labels at one point (a conflict), measured once
+    labels = np.array([0, 1, 0, 2, 1, 1, 2, 0])
     upper, lower, by_label, minimum = distance_tables(clusters, labels, 4, tol=1e-9, gap_tol=1e-8)
     for i in range(len(clusters)):
         for j in range(len(clusters)):
@@ -144,7 +145,7 @@ def test_distance_tables_cover_every_pair_of_singletons_and_clusters() -> None:
             else:
                 assert upper[i, j] == pytest.approx(brute_distance(clusters[i], clusters[j]), abs=1e-6)
                 assert lower[i, j] <= upper[i, j] == upper[j, i]
-    assert by_label[0, 1] == np.nanmin(upper[np.ix_(labels == 0, labels == 1)])
+    assert by_label[0, 1] == np.nanmin(upper[np.ix_(labels == 0, labels == 1)]) == upper[1, 7] == 0.0
     assert minimum[2] == np.nanmin(by_label[2]) and np.isnan(minimum[3])
 
 

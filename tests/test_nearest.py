@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis.directprobe.nearest import Nearest, nearest
+from analysis.directprobe.nearest import Nearest, nearest, nearest_to_points
 
 
 def assert_optimal(A: np.ndarray, B: np.ndarray, near: Nearest, slack: float = 1e-9) -> float:
@@ -85,3 +85,22 @@ def test_stops_as_soon_as_a_wide_enough_slab_is_found() -> None:
     assert (A @ quick.w).min() - (B @ quick.w).max() == pytest.approx(quick.lower)
     assert full.upper / 2 < quick.lower <= full.upper
     assert quick.rounds < full.rounds
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), na=st.integers(1, 80), d=st.integers(1, 10), spread=st.floats(0.0, 4.0),
+       batch=st.integers(1, 8))
+def test_many_points_at_once_match_one_at_a_time(seed: int, na: int, d: int, spread: float, batch: int) -> None:
+    """Points inside, on and around a hull, some repeated, in blocks and working sets small enough
+    to need several of each: the same distances as one solve per point, with certified bounds."""
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(na, d))
+    Q = np.vstack([rng.normal(size=(7, d)) * spread, A[:2], rng.normal(size=(1, d)) * spread])
+    Q = np.vstack([Q, Q[:3]])
+    upper, lower = nearest_to_points(A, Q, batch=batch, block=4)
+    for q, up, low in zip(Q, upper, lower):
+        one = nearest(A, q[None, :])
+        assert up == pytest.approx(one.upper, rel=1e-9, abs=1e-9)
+        assert 0.0 <= low <= up + 1e-12
+        if up > 1e-6:
+            assert low == pytest.approx(up, rel=1e-6)

@@ -15,6 +15,7 @@ import numpy as np
 
 from .buffers import Rows
 from .hulls import data_tolerance, separate
+from .kernels import ball_candidates, merge_distances
 from .planes import Planes
 
 PCA_DIMS = 32
@@ -267,34 +268,8 @@ class Engine:
     def _merge(self, s: int, t: int) -> None:
         A, B = self.clusters[s], self.clusters[t]
         label = A.label
-        D, nn, slots = self.dist[label], self.nn[label], self.slots[label]
-        a, b = self.local[s], self.local[t]
-        na, nb = A.size, B.size
-        nc = na + nb
-        row = (na * D[a] + nb * D[b]) / nc - (na * nb * D[a, b]) / (nc * nc)
-        np.maximum(row, 0.0, out=row)
-        row[a] = row[b] = np.inf
-        D[a, :] = row
-        D[:, a] = row
-        D[b, :] = np.inf
-        D[:, b] = np.inf
-        self.nd[t] = np.inf
-        nd_local = self.nd[slots]
-        live = np.isfinite(nd_local) | np.isfinite(row)
-        orphans = np.flatnonzero(((nn == a) | (nn == b)) & live)
-        orphans = orphans[orphans != a]
-        if len(orphans):
-            nn[orphans] = D[orphans].argmin(1)
-            nd_local[orphans] = D[orphans, nn[orphans]]
-        closer = (row < nd_local) | ((row == nd_local) & (a < nn) & np.isfinite(row))
-        closer[orphans] = False
-        nn[closer] = a
-        nd_local[closer] = row[closer]
-        nn[a] = row.argmin()
-        nd_local[a] = row[nn[a]]
-        nd_local[b] = np.inf
-        self.nd[slots] = nd_local
-
+        merge_distances(self.dist[label], self.nn[label], self.nd, self.slots[label], self.local[s], self.local[t],
+                        A.size, B.size)
         big, small = (A, B) if A.size >= B.size else (B, A)
         # The merged cluster is ``big`` grown: it keeps big's id, planes and remembered supports.
         self.planes.drop(small.uid)
@@ -378,21 +353,13 @@ class Engine:
         radius = max(A.radius + float(np.linalg.norm(A.centre - centre)),
                      B.radius + float(np.linalg.norm(B.centre - centre)))
         k = self.n_active
-        labels = self.act_label[:k]
-        other = labels != A.label
-        apart = self.label_sep[A.label][labels] == 1
-        c.by_label_pair += int(np.count_nonzero(other & apart))
-        live = other & ~apart
-        n_live = int(np.count_nonzero(live))
-        reach = radius + self.act_radius[:k] + self.tol
         projected = centre @ self.basis
-        live &= np.abs(self.act_lead[:k] - projected[0]) <= reach
-        cand = np.flatnonzero(live)
-        reach = reach[cand]
-        diff = self.act_proj[cand] - projected
-        near = np.einsum("ij,ij->i", diff, diff) <= reach * reach
-        c.by_ball += n_live - int(near.sum())
-        cand, reach = cand[near], reach[near]
+        cand, n_apart, n_live = ball_candidates(self.act_label[:k], self.label_sep[A.label], A.label, radius,
+                                                self.act_radius[:k], self.tol, self.act_lead[:k], self.act_proj[:k],
+                                                projected)
+        c.by_label_pair += n_apart
+        c.by_ball += n_live - len(cand)
+        reach = radius + self.act_radius[cand] + self.tol
         if not len(cand):
             return True
         slots = self.act_slot[cand]

@@ -20,6 +20,12 @@ VIOLATION = 1e-11
 RMS radii of the data along the current direction: far below the engine's float32 tolerance (1e-7
 of the radius), so the distance comes out exact to about this much."""
 
+STALL_ROUNDS = 3
+"""Rounds in a row in which :func:`nearest_to_points` may fail to lower a point's distance before it
+stops on that point: near the float resolution of the data, points that lie beyond the optimum by
+rounding alone cannot enter the factor (they are dependent on the support) and would be priced again
+and again."""
+
 DEPENDENT = 1e-12
 """A point whose Gram column adds less than this fraction of its own norm to the factor is linearly
 dependent on the support and is left out (it cannot lower the distance)."""
@@ -418,3 +424,123 @@ def _factor(A: np.ndarray, B: np.ndarray, centre: np.ndarray, scale: float, firs
     except np.linalg.LinAlgError:
         return np.zeros((0, 0))
     return L if (np.diag(L) ** 2 > DEPENDENT * np.diag(G)).all() else np.zeros((0, 0))
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def _pool_solves(A: np.ndarray, Q: np.ndarray, pool: np.ndarray, ptr: np.ndarray, n_start: np.ndarray,
+                 touching: float, weights: np.ndarray, dist: np.ndarray, V: np.ndarray, scales: np.ndarray) -> None:
+    """For each query t, the nearest point of conv(A[pool_t]) to Q[t], exact on that pool, starting
+    from its first ``n_start[t]`` points: convex weights over the pool (into ``weights``), the
+    distance, the unit direction from the query to that point, and the scale of the subproblem."""
+    d = A.shape[1]
+    empty = np.zeros((0, 0))
+    for t in range(len(Q)):
+        lo, hi = ptr[t], ptr[t + 1]
+        n = hi - lo
+        Ap = np.empty((n, d))
+        centre = Q[t].copy()
+        for r in range(n):
+            Ap[r] = A[pool[lo + r]]
+            centre += Ap[r]
+        centre /= n + 1
+        diff = Q[t] - centre
+        total = np.dot(diff, diff)
+        for r in range(n):
+            diff = Ap[r] - centre
+            total += np.dot(diff, diff)
+        scale = np.sqrt(total / (n + 1))
+        scales[t] = scale
+        if scale == 0.0:
+            weights[lo:hi] = 0.0
+            weights[lo] = 1.0
+            dist[t] = 0.0
+            V[t] = 0.0
+            continue
+        start = np.empty(n_start[t] + 1, dtype=np.int64)
+        start[0] = 0
+        start[1] = n
+        for r in range(1, n_start[t]):
+            start[r + 1] = r
+        u, _, _, _, _, _ = _rounds(Ap, Q[t:t + 1], centre, scale, np.arange(n + 1), start, empty,
+                                       touching / scale, np.inf, 0.0, n + 1, 1, 40 * (n + 1) + 1000)
+        lam = u[:n] / u[:n].sum()
+        weights[lo:hi] = lam
+        v = lam @ Ap - Q[t]
+        norm = np.sqrt(np.dot(v, v))
+        dist[t] = norm
+        V[t] = 0.0
+        if norm > 0.0:
+            V[t] = v / norm
+
+
+def nearest_to_points(A: np.ndarray, Q: np.ndarray, *, touching: float = 0.0, gap_tol: float = 0.0,
+                      batch: int = 64, max_rounds: int = 80, block: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Certified bounds (upper, lower) on the distance from each row of Q to conv(A).
+
+    The same working-set method as :func:`nearest`, run for many queries in lockstep: each round
+    solves every query exactly on its working set (compiled), then prices all of A against all their
+    directions in one matrix product, so A is read once per round for a block of queries instead of
+    once per query (the point-to-hull distances of a large cluster are bound by memory otherwise).
+    ``upper`` is realised by an explicit hull point; ``lower`` is the widest slab checked on every
+    point of A.  Stops per query as :func:`nearest` does.
+    """
+    A = np.ascontiguousarray(A, dtype=np.float64)
+    Q = np.ascontiguousarray(np.atleast_2d(Q), dtype=np.float64)
+    upper = np.full(len(Q), np.inf)
+    lower = np.zeros(len(Q))
+    for first in range(0, len(Q), block):
+        rows = slice(first, first + block)
+        upper[rows], lower[rows] = _block_to_points(A, Q[rows], touching, gap_tol, batch, max_rounds)
+    return upper, lower
+
+
+def _block_to_points(A: np.ndarray, Q: np.ndarray, touching: float, gap_tol: float, batch: int,
+                     max_rounds: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`nearest_to_points` on one block of queries."""
+    m, p = len(A), len(Q)
+    upper = np.full(p, np.inf)
+    lower = np.zeros(p)
+    stalled = np.zeros(p, dtype=np.int64)
+    # First working sets: the points of A lowest along the direction from each query to A's centre.
+    H = A @ (A.mean(0) - Q).T
+    take = min(batch, m)
+    pick = np.argpartition(H, take - 1, axis=0)[:take] if take < m else np.broadcast_to(np.arange(m)[:, None], (m, p))
+    order = np.argsort(np.take_along_axis(H, pick, 0), axis=0, kind="stable")
+    pools = [np.take_along_axis(pick, order, 0)[:, t].copy() for t in range(p)]
+    n_start = np.ones(p, dtype=np.int64)
+    live = np.arange(p)
+    for _ in range(max_rounds):
+        sizes = np.array([len(pools[t]) for t in live.tolist()])
+        ptr = np.r_[0, np.cumsum(sizes)]
+        flat = np.concatenate([pools[t] for t in live.tolist()])
+        weights = np.empty(len(flat))
+        dist, scales = np.empty(len(live)), np.empty(len(live))
+        V = np.empty((len(live), A.shape[1]))
+        _pool_solves(A, Q[live], flat, ptr, n_start[live], touching, weights, dist, V, scales)
+        stalled[live] = np.where(dist >= upper[live], stalled[live] + 1, 0)
+        upper[live] = np.minimum(upper[live], dist)
+        H = A @ V.T
+        heights = np.einsum("ij,ij->i", Q[live], V)
+        lower[live] = np.maximum(lower[live], np.where(dist > 0, H.min(0) - heights, 0.0))
+        # Points below the nearest point's level (beyond it, seen from the query) by more than rounding.
+        beyond = (heights + dist - VIOLATION * scales)[None, :] - H
+        keep = []
+        for c, t in enumerate(live.tolist()):
+            support = flat[ptr[c]:ptr[c + 1]][weights[ptr[c]:ptr[c + 1]] > 0]
+            if (upper[t] <= touching or upper[t] - lower[t] <= gap_tol * upper[t]
+                    or stalled[t] == STALL_ROUNDS):
+                continue
+            gaps = beyond[:, c]
+            gaps[support] = 0.0
+            new = np.flatnonzero(gaps > 0)
+            if not len(new):
+                continue
+            if len(new) > batch:
+                new = new[np.argsort(-gaps[new], kind="stable")[:batch]]
+            pools[t] = np.r_[support, new]
+            n_start[t] = len(support)
+            keep.append(t)
+        live = np.array(keep, dtype=np.int64)
+        if not len(live):
+            break
+    return upper, lower

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial.distance import cdist
 
-from .hulls import HullDistance, data_tolerance, hull_distance
+from .hulls import data_tolerance, hull_distance, point_distances
 
 ARRAYS = ("assignment", "cluster_labels", "cluster_distances", "cluster_distance_lower",
           "label_distances", "min_label_distance")
@@ -61,26 +61,25 @@ class DirectProbeResult:
     def hull_distances(self, X_test: np.ndarray) -> np.ndarray:
         """Distance from each test point to each cluster's hull (0 inside), exact up to float64.
 
-        Clusters that cannot be nearest (ball lower bound above another cluster's nearest-point
-        upper bound) are left at +inf.
+        Clusters that cannot be nearest (ball lower bound above the distance to another cluster's
+        nearest point) are left at +inf; each cluster's candidates are solved together.
         """
         X_test = np.atleast_2d(np.asarray(X_test, dtype=np.float64))
-        k = self.n_clusters
-        members = [self.cluster_points(i) for i in range(k)]
+        members = [self.cluster_points(i) for i in range(self.n_clusters)]
         centres = np.stack([m.mean(0) for m in members])
         radii = np.array([np.sqrt(((m - c) ** 2).sum(1).max()) for m, c in zip(members, centres)])
         tol = data_tolerance(np.asarray(self.points, dtype=np.float64), X_test)
-        out = np.full((len(X_test), k), np.inf)
-        for t, x in enumerate(X_test):
-            nearest = np.array([np.sqrt(((m - x) ** 2).sum(1).min()) for m in members])
-            lower = np.maximum(np.sqrt(((centres - x) ** 2).sum(1)) - radii, 0.0)
-            best = nearest.min()
-            for i in np.argsort(lower, kind="stable").tolist():
-                if lower[i] > best + tol:
-                    break
-                dist = hull_distance(members[i], x[None, :], tol=tol)
-                out[t, i] = dist.value
-                best = min(best, dist.value)
+        nearest_point = np.full(len(X_test), np.inf)
+        for m in members:
+            for first in range(0, len(X_test), 1024):
+                rows = slice(first, first + 1024)
+                nearest_point[rows] = np.minimum(nearest_point[rows], cdist(X_test[rows], m).min(1))
+        lower = np.maximum(cdist(X_test, centres) - radii, 0.0)
+        out = np.full((len(X_test), self.n_clusters), np.inf)
+        for i, m in enumerate(members):
+            candidates = np.flatnonzero(lower[:, i] <= nearest_point + tol)
+            if len(candidates):
+                out[candidates, i] = point_distances(m, X_test[candidates], tol=tol)[1]
         return out
 
     def predict(self, X_test: np.ndarray) -> np.ndarray:
@@ -131,17 +130,29 @@ def distance_tables(clusters: list[np.ndarray], labels: np.ndarray, n_labels: in
         points = np.vstack([clusters[i] for i in s])
         both = np.ix_(s, s)
         upper[both] = lower[both] = np.where(differ[both], cdist(points, points), np.nan)
-    rows = [(i, np.flatnonzero(differ[i] & (single | (np.arange(k) > i)))) for i in np.flatnonzero(~single)]
+        # Single points that coincide (points of different labels at one position) are measured once.
+        places, place_of = np.unique(points, axis=0, return_inverse=True)
+        place_of = place_of.reshape(-1)
 
-    def row(item: tuple[int, np.ndarray]) -> list[HullDistance]:
-        i, others = item
-        return [hull_distance(clusters[i], clusters[j], tol=tol, gap_tol=gap_tol) for j in others.tolist()]
+    def row(i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Cluster i (not a single point) against every single point and every later cluster."""
+        others = np.flatnonzero(differ[i] & ~single & (np.arange(k) > i))
+        pairs = [hull_distance(clusters[i], clusters[j], tol=tol, gap_tol=gap_tol) for j in others.tolist()]
+        low, up = np.array([p.lower for p in pairs]), np.array([p.upper for p in pairs])
+        if len(s):
+            apart = differ[i, s]
+            needed = np.unique(place_of[apart])
+            place_low, place_up = point_distances(clusters[i], places[needed], tol=tol, gap_tol=gap_tol)
+            at = np.searchsorted(needed, place_of[apart])
+            others = np.r_[others, s[apart]]
+            low, up = np.r_[low, place_low[at]], np.r_[up, place_up[at]]
+        return others, low, up
 
     # The solver releases the GIL, so threads share the cores; each pair's result is its own.
     with ThreadPoolExecutor(max_workers=_cores()) as pool:
-        for (i, others), dists in zip(rows, pool.map(row, rows)):
-            upper[i, others] = upper[others, i] = [d.upper for d in dists]
-            lower[i, others] = lower[others, i] = [d.lower for d in dists]
+        for i, (others, low, up) in zip(np.flatnonzero(~single), pool.map(row, np.flatnonzero(~single))):
+            upper[i, others] = upper[others, i] = up
+            lower[i, others] = lower[others, i] = low
     by_label = np.full((n_labels, n_labels), np.nan)
     for a in np.unique(labels).tolist():
         for b in np.unique(labels).tolist():
