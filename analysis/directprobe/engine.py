@@ -359,9 +359,9 @@ class Engine:
                                                 projected)
         c.by_label_pair += n_apart
         c.by_ball += n_live - len(cand)
-        reach = radius + self.act_radius[cand] + self.tol
         if not len(cand):
             return True
+        reach = radius + self.act_radius[cand] + self.tol
         slots = self.act_slot[cand]
         diff = self.centres[slots] - centre
         gaps = np.sqrt(np.einsum("ij,ij->i", diff, diff))
