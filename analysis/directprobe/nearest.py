@@ -482,7 +482,8 @@ def nearest_to_points(A: np.ndarray, Q: np.ndarray, *, touching: float = 0.0, ga
     directions in one matrix product, so A is read once per round for a block of queries instead of
     once per query (the point-to-hull distances of a large cluster are bound by memory otherwise).
     ``upper`` is realised by an explicit hull point; ``lower`` is the widest slab checked on every
-    point of A.  Stops per query as :func:`nearest` does.
+    point of A.  Stops per query as :func:`nearest` does, or after ``STALL_ROUNDS`` rounds that do
+    not lower its distance.
     """
     A = np.ascontiguousarray(A, dtype=np.float64)
     Q = np.ascontiguousarray(np.atleast_2d(Q), dtype=np.float64)
