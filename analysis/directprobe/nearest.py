@@ -527,10 +527,10 @@ def _block_to_points(A: np.ndarray, Q: np.ndarray, touching: float, gap_tol: flo
         beyond = (heights + dist - VIOLATION * scales)[None, :] - H
         keep = []
         for c, t in enumerate(live.tolist()):
-            support = flat[ptr[c]:ptr[c + 1]][weights[ptr[c]:ptr[c + 1]] > 0]
             if (upper[t] <= touching or upper[t] - lower[t] <= gap_tol * upper[t]
                     or stalled[t] == STALL_ROUNDS):
                 continue
+            support = flat[ptr[c]:ptr[c + 1]][weights[ptr[c]:ptr[c + 1]] > 0]
             gaps = beyond[:, c]
             gaps[support] = 0.0
             new = np.flatnonzero(gaps > 0)

@@ -149,8 +149,9 @@ def distance_tables(clusters: list[np.ndarray], labels: np.ndarray, n_labels: in
         return others, low, up
 
     # The solver releases the GIL, so threads share the cores; each pair's result is its own.
+    grown = np.flatnonzero(~single)
     with ThreadPoolExecutor(max_workers=_cores()) as pool:
-        for i, (others, low, up) in zip(np.flatnonzero(~single), pool.map(row, np.flatnonzero(~single))):
+        for i, (others, low, up) in zip(grown, pool.map(row, grown)):
             upper[i, others] = upper[others, i] = up
             lower[i, others] = lower[others, i] = low
     by_label = np.full((n_labels, n_labels), np.nan)
