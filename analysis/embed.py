@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .models import ModelRef, load_model, resolve_model
+from .models import ModelRef, load_model, resolve_device, resolve_model
 from .store import Entry, EntryWriter, Store, make_key, sha256_file
 from .tasks import load_task, task_files
 from .tasks.base import TaskData
@@ -331,6 +331,7 @@ def write_representations(writer: EntryWriter, model: Any, tokenizer: Any, data:
     writer.save_json("skipped", [s.__dict__ for s in data.skipped])
     writer.summary.update({
         "task": data.task, "split": data.split, "kind": data.kind, "n_targets": data.n_targets,
+        "device": next(model.parameters()).device.type,
         "n_sentences": len(data.sentences), "n_words": data.n_words, "n_layers": n_layers, "dim": dim,
         "dtype": dtype, "label_names": data.label_names, "label_counts": data.label_counts(),
         "n_skipped": len(data.skipped), "seconds": round(seconds, 3), **stats,
@@ -339,7 +340,11 @@ def write_representations(writer: EntryWriter, model: Any, tokenizer: Any, data:
 
 def embed_spec(ref: ModelRef, task: str, split: str, *, data_dir: Any = None, task_options: dict | None = None,
                dtype: str = "float32", store: Store | None = None) -> dict[str, Any]:
-    """Everything that determines a representation: weights, data files' checksums, options, code."""
+    """Everything that determines a representation: weights, data files' checksums, options, code.
+
+    Not the device: a GPU's float32 representations differ from the CPU's only in rounding (the
+    last bits), so both stand for the same entry, and a snapshot's key follows this one.
+    """
     files = task_files(task, split, data_dir=data_dir, options=task_options, store=store)
     return {
         "model": ref.fingerprint,
@@ -354,13 +359,16 @@ def embed_spec(ref: ModelRef, task: str, split: str, *, data_dir: Any = None, ta
 
 def embed(task: str, split: str, model: str | None = None, *, store: Store | None = None,
           data_dir: Any = None, task_options: dict | None = None, dtype: str = "float32",
-          batch_tokens: int = BATCH_TOKENS, progress: Progress | None = None) -> Entry:
+          batch_tokens: int = BATCH_TOKENS, progress: Progress | None = None, device: str | None = None) -> Entry:
     """The stored representations of ``task``/``split`` under ``model``, computing them if absent.
 
-    A store hit reads no model and parses no corpus.
+    A store hit reads no model and parses no corpus.  ``device`` is where the model runs
+    (:func:`analysis.models.resolve_device`; default: the GPU when there is one); it is not part
+    of the key (see :func:`embed_spec`).
     """
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {sorted(DTYPES)}, not {dtype!r}")
+    target = resolve_device(device)
     store = store or Store()
     ref = resolve_model(model, store)
     spec = embed_spec(ref, task, split, data_dir=data_dir, task_options=task_options, dtype=dtype, store=store)
@@ -372,6 +380,7 @@ def embed(task: str, split: str, model: str | None = None, *, store: Store | Non
             return hit
         data = load_task(task, split, data_dir=data_dir, options=task_options, store=store)
         tokenizer, encoder = load_model(ref)
+        encoder.to(target)
         with store.create("embed", spec) as writer:
             write_representations(writer, encoder, tokenizer, data, dtype=dtype,
                                   batch_tokens=batch_tokens, progress=progress)

@@ -8,11 +8,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import DEFAULT_MODEL
 from .store import Store, sha256_file
+
+if TYPE_CHECKING:
+    import torch
 
 DEFAULT_ALIASES = {DEFAULT_MODEL.lower(), f"sentence-transformers/{DEFAULT_MODEL}".lower()}
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
@@ -138,3 +143,30 @@ def load_model(ref: ModelRef):
         raise ModelError(f"{ref.name}: a fast tokenizer is needed to align words and subwords")
     model.eval()
     return tokenizer, model
+
+
+def resolve_device(name: str | None = None) -> torch.device:
+    """The torch device that ``name`` asks for: ``None`` or ``"auto"`` (the GPU when there is one),
+    ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; an unknown name or an unavailable GPU raises ``ValueError``.
+
+    On CUDA it also sets ``CUBLAS_WORKSPACE_CONFIG`` (unless set), which
+    ``torch.use_deterministic_algorithms`` needs before cuBLAS starts: training and snapshots run
+    deterministically (:func:`analysis.finetune.checkpoint.deterministic`).
+    """
+    import torch
+
+    text = "auto" if name is None else name.strip().lower()
+    if text == "auto":
+        text = "cuda" if torch.cuda.is_available() else "cpu"
+    if text != "cpu" and not re.fullmatch(r"cuda(:\d+)?", text):
+        raise ValueError(f"device must be auto, cpu, cuda or cuda:N, not {name!r}")
+    device = torch.device(text)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {name!r}: CUDA is not available (torch {torch.__version__}"
+                             f"{' is a CPU-only build' if torch.version.cuda is None else ' sees no GPU'})")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"device {name!r}: there are {torch.cuda.device_count()} CUDA device(s), "
+                             f"numbered from 0")
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    return device

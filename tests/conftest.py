@@ -1,4 +1,4 @@
-"""Shared fixtures: the real corpora in ../shared/data, a throw-away store per test, a tiny BERT, the dashboard's store."""
+"""Shared fixtures: the real corpora in ../shared/data, a throw-away store per test, tiny BERTs, the dashboard's store."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -59,6 +59,38 @@ def build_tiny_bert(folder: Path, *, layers: int = 2, hidden: int = 32, max_posi
 def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer, 32-dim random BERT with a 64-position window (so long sentences get windowed)."""
     return build_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
+
+
+def build_own_vocab_bert(folder: Path, words: set[str], *, seed: int = 0) -> Path:
+    """Save a tiny random BERT (as :func:`build_tiny_bert`) whose word-level vocabulary is ``words``
+    (lower-cased), so that it needs no bundled model: for machines that carry only the code."""
+    import torch
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    vocab = {w: i for i, w in enumerate([*special, *sorted({w.lower() for w in words} - set(special))])}
+    tokenizer = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]",
+                                                             special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=64)
+    BertModel(config).save_pretrained(folder)
+    PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+                            sep_token="[SEP]", mask_token="[MASK]").save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def trec_bert(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
+    """A tiny random BERT whose vocabulary is the words of TREC's training questions."""
+    from analysis.tasks import load_task
+
+    words = {w for sentence in load_task("trec-6", "train", data_dir=shared_data).sentences for w in sentence}
+    return build_own_vocab_bert(tmp_path_factory.mktemp("trec_bert"), words)
 
 
 def build_dashboard_store(root: Path, model: Path, data: Path) -> Store:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from analysis.embed import extract, plan_inputs
-from analysis.models import load_model, resolve_model
+from analysis.models import load_model, resolve_device, resolve_model
 from analysis.tasks.base import TaskData
 
 SENTENCES = [
@@ -120,6 +120,7 @@ def test_embed_stores_every_layer_and_a_second_call_loads_no_model(store, tiny_b
     assert entry.array("layer_02").shape == (data.n_targets, 32)
     np.testing.assert_array_equal(entry.array("labels"), data.labels)
     assert s["label_names"] == data.label_names and s["model"] == str(tiny_bert)
+    assert s["device"] == resolve_device(None).type, "by default on the GPU when there is one"
 
     def no_model(*_):
         raise AssertionError("a store hit must not load a model")
@@ -165,8 +166,27 @@ def test_cli_embed_json_and_clear_errors(store, tiny_bert, shared_data, capsys):
     assert main(args) == 0
     second = json.loads(capsys.readouterr().out)
     assert second["hit"] is True and second["key"] == first["key"]
+    assert main([*args, "--device", "cpu"]) == 0, "the device is not part of the key"
+    assert json.loads(capsys.readouterr().out)["key"] == first["key"]
+    assert main([*args, "--device", "gpu"]) == 2
+    assert "device must be auto, cpu, cuda or cuda:N" in capsys.readouterr().err
 
     assert main(["embed", "--task", "pos", "--store", str(store.root), "--data-dir", str(store.root / "none")]) == 2
     assert "FTGEO_DATA_DIR" in capsys.readouterr().err
     assert main(["embed", "--task", "pos", "--model", str(store.root / "missing"), "--store", str(store.root)]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_representations_on_cuda_match_the_cpu_ones_under_the_same_key(tmp_path, trec_bert, shared_data):
+    from analysis.embed import embed, representation
+    from analysis.store import Store
+
+    cpu, gpu = (embed("trec-6", "test", str(trec_bert), store=Store(tmp_path / device), data_dir=shared_data,
+                      device=device) for device in ("cpu", "cuda"))
+    assert gpu.key == cpu.key, "representations are keyed without the device"
+    assert (cpu.summary["device"], gpu.summary["device"]) == ("cpu", "cuda")
+    for layer in range(cpu.summary["n_layers"]):
+        (a, y), (b, z) = representation(cpu, layer), representation(gpu, layer)
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-4)
+        np.testing.assert_array_equal(y, z)

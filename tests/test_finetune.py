@@ -21,12 +21,14 @@ from analysis.finetune.examples import downsample
 from analysis.finetune.optim import BETAS, EPS, make_optimizer
 from analysis.finetune.reinit import reinit_top_layers
 from analysis.finetune.runs import live_status, process_info, read_record
-from analysis.finetune.train import auto_snapshot_epochs, snapshot_steps
-from analysis.models import load_model, resolve_model
+from analysis.finetune.train import auto_snapshot_epochs, run_spec, snapshot_steps
+from analysis.models import load_model, resolve_device, resolve_model
+from analysis.store import make_key
 from analysis.tasks import load_task
 
 # A small real task: 48 TREC questions, batches of 16 (3 updates an epoch), a high learning rate.
 SMALL = dict(train_size=48, batch_size=16, lr=2e-3, warmup=0.0)
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 
 @pytest.fixture(autouse=True)
@@ -266,7 +268,8 @@ def test_cli_seeds_runs_ls_and_spread(store, tiny_bert, shared_data, capsys):
 
     args = ["finetune", "--task", "trec-6", "--model", str(tiny_bert), "--store", str(store.root),
             "--data-dir", str(shared_data), "--train-size", "32", "--batch-size", "16", "--steps", "4",
-            "--lr", "2e-3", "--optimizer", "bertadam", "--snapshot-epochs", "0", "--seeds", "1-2", "--json"]
+            "--lr", "2e-3", "--optimizer", "bertadam", "--snapshot-epochs", "0", "--device", "cpu", "--seeds", "1-2",
+            "--json"]
     assert main(args) == 0
     out = json.loads(capsys.readouterr().out)
     assert [r["seed"] for r in out["runs"]] == [1, 2] and all(r["status"] == "done" for r in out["runs"])
@@ -286,6 +289,7 @@ def test_cli_seeds_runs_ls_and_spread(store, tiny_bert, shared_data, capsys):
     assert main(["runs", "ls", "--store", str(store.root), "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert {r["seed"] for r in listed["runs"]} == {1, 2} and all(r["optimizer"] == "bertadam" for r in listed["runs"])
+    assert {r["device"] for r in listed["runs"]} == {"cpu"} and "device" in listed["text"]
     table = list_runs(store)
     assert seed_spread(table)["n_seeds"].tolist() == [2]
 
@@ -298,7 +302,7 @@ def test_cli_seeds_runs_ls_and_spread(store, tiny_bert, shared_data, capsys):
     assert [m["step"] for m in shown["metrics"]] == [0, 2, 4] and {s["step"] for s in shown["snapshots"]} == {0, 4}
 
     for bad, message in [(["--seeds", "2-1"], "runs backwards"), (["--probe-tasks", "nope"], "unknown task"),
-                         (["--train-size", "99999"], "exceeds")]:
+                         (["--train-size", "99999"], "exceeds"), (["--device", "gpu"], "device must be")]:
         assert main([*args[:-3], *bad]) == 2
         assert message in capsys.readouterr().err
 
@@ -320,7 +324,8 @@ def test_background_snapshots_equal_inline_ones_and_an_unfinished_one_is_redone(
     from analysis.store import Store
 
     snaps = SnapshotOptions(probe_tasks=("ps-fxn",), probe_steps="ends", keep_weights=True)
-    kwargs = dict(seed=2, options=TrainOptions(epochs=2, **SMALL), snapshots=snaps, data_dir=shared_data, threads=1)
+    kwargs = dict(seed=2, options=TrainOptions(epochs=2, **SMALL), snapshots=snaps, data_dir=shared_data, threads=1,
+                  device="cpu")  # the workers' device, so that inline snapshots are bit-identical to theirs
     inline = Store(tmp_path / "inline")
     reference = finetune("trec-6", str(tiny_bert), store=inline, snapshot_workers=0, **kwargs)
     run = reference["run"]
@@ -408,3 +413,86 @@ def test_dep_fine_tuning_classifies_word_pairs(store, tiny_bert, shared_data):
     X, y = representation(store[final], 2)
     assert X.shape == (64, 2 * 32), "a pair target is [head; dependent]"
     assert store[final].summary["kind"] == "pair"
+
+
+def test_resolve_device_and_its_errors(monkeypatch):
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device(None).type == resolve_device("auto").type == expected
+    assert resolve_device(" CPU ") == torch.device("cpu")
+    for bad in ("gpu", "cuda:x", "cuda:-1", "mps", ""):
+        with pytest.raises(ValueError, match="device must be auto, cpu, cuda or cuda:N"):
+            resolve_device(bad)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # as on a machine without a GPU
+    assert resolve_device(None) == torch.device("cpu")
+    for name in ("cuda", "cuda:0"):
+        with pytest.raises(ValueError, match=f"device '{name}': CUDA is not available"):
+            resolve_device(name)
+
+
+def test_the_device_enters_only_a_gpu_run_key(store, trec_bert, shared_data):
+    ref = resolve_model(str(trec_bert), store)
+    kwargs = dict(seed=1, options=TrainOptions(**SMALL), data_dir=shared_data, store=store)
+    cpu = run_spec(ref, "trec-6", **kwargs)
+    assert set(cpu) == {"model", "task", "data", "task_options", "options", "seed", "version", "embed_version"}
+    assert run_spec(ref, "trec-6", device="cpu", **kwargs) == cpu, "stored CPU runs keep their keys"
+    assert run_spec(ref, "trec-6", device="cuda", **kwargs) == {**cpu, "device": "cuda"}
+
+
+@CUDA
+def test_fine_tuning_on_cuda_trains_snapshots_resumes_and_has_its_own_run_key(tmp_path, trec_bert, shared_data,
+                                                                               monkeypatch):
+    from analysis.store import Store
+
+    model = str(trec_bert)
+    options = TrainOptions(epochs=4, **SMALL)
+    snaps = SnapshotOptions(every=5, epochs=1, keep_weights=True)
+    kwargs = dict(seed=3, options=options, snapshots=snaps, data_dir=shared_data, threads=1, device="cuda")
+    # with idle cores a CPU run would store its snapshots in background workers; a GPU run takes them inline
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    monkeypatch.setattr("analysis.finetune.train.SnapshotWorkers",
+                        lambda *_: pytest.fail("a GPU run starts no snapshot workers unless asked to"))
+    whole = Store(tmp_path / "whole")
+    reference = finetune("trec-6", model, store=whole, **kwargs)
+    run = reference["run"]
+    assert reference["status"] == "done" and reference["device"] == "cuda"
+    assert reference["device_name"] == torch.cuda.get_device_name()
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"], "set for deterministic cuBLAS"
+    losses = run_metrics(whole, run).query("epoch_end")["epoch_loss"].tolist()
+    assert len(losses) == 4 and losses[-1] < losses[0], "training reduces the loss"
+    assert list_runs(whole).set_index("run").loc[run, "device"] == "cuda"
+
+    # a GPU run has a key of its own, whatever the GPU's number; the same run asked for again is a hit
+    ref = resolve_model(model, whole)
+    spec = dict(seed=3, options=options, data_dir=shared_data, store=whole)
+    assert run == make_key("run", run_spec(ref, "trec-6", device="cuda", **spec))
+    assert run != make_key("run", run_spec(ref, "trec-6", **spec))
+    assert finetune("trec-6", model, store=whole, **{**kwargs, "device": "cuda:0"})["hit"] is True
+
+    # snapshots at update 0, every 5 updates, every epoch end (3 updates) and the last update, readable
+    snapshots = run_snapshots(whole, run)
+    for split, n in (("train", 48), ("test", 499)):
+        rows = snapshots[snapshots["split"] == split]
+        assert rows["step"].tolist() == [0, 3, 5, 6, 9, 10, 12]
+        for entry in rows["entry"]:
+            X, y = representation(whole[entry], 2)
+            assert X.shape == (n, 32) and len(y) == n and np.isfinite(X).all()
+            assert whole[entry].summary["device"] == "cuda"
+    first, last = (representation(whole[rows["entry"].iloc[i]], 2)[0] for i in (0, -1))
+    assert not np.allclose(first, last), "fine-tuning moves the last layer"
+
+    # interrupted after update 7, the run resumes from its checkpoint at update 6 (CUDA RNG state included)
+    store = Store(tmp_path / "resumed")
+    with pytest.raises(KeyboardInterrupt):
+        finetune("trec-6", model, store=store, progress=Interrupt(at=7), **kwargs)
+    checkpoint = sorted((store.work / run).glob("checkpoint-*"))[-1]
+    assert checkpoint.name == "checkpoint-000006"
+    saved = load_file(checkpoint / "optimizer.safetensors")
+    assert saved["rng.cuda"].dtype == torch.uint8 and saved["rng.torch"].dtype == torch.uint8
+    resumed_from = Interrupt()
+    resumed = finetune("trec-6", model, store=store, progress=resumed_from, **kwargs)
+    assert resumed_from.steps[0] == 7 and resumed["run"] == run and resumed["status"] == "done"
+    assert set(run_snapshots(store, run)["step"]) == {0, 3, 5, 6, 9, 10, 12}
+    final = f"weights/step-{resumed['total_steps']:06d}.safetensors"
+    a, b = load_file(whole.work / run / final), load_file(store.work / run / final)
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a), "deterministic kernels: the uninterrupted run's weights"

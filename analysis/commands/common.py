@@ -22,6 +22,12 @@ def add_model_task_arguments(p: argparse.ArgumentParser, *, split: bool = True) 
                    help="task option, value parsed as JSON when possible (e.g. subtypes=true); repeatable")
 
 
+def add_device_argument(p: argparse.ArgumentParser, what: str) -> None:
+    """``--device`` (see :func:`analysis.models.resolve_device`)."""
+    p.add_argument("--device", default=None, metavar="auto|cpu|cuda|cuda:N",
+                   help=f"where {what} runs (default auto: the GPU when there is one)")
+
+
 def task_options(args: argparse.Namespace) -> dict[str, Any] | None:
     """The ``--task-option KEY=VALUE`` pairs as a dict (values parsed as JSON when they parse)."""
     out: dict[str, Any] = {}

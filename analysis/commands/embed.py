@@ -7,7 +7,7 @@ from typing import Any
 
 from ..embed import BATCH_TOKENS, embed
 from ..store import Store
-from .common import Bar, add_model_task_arguments, task_options
+from .common import Bar, add_device_argument, add_model_task_arguments, task_options
 
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
@@ -15,6 +15,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     add_model_task_arguments(p)
     p.add_argument("--dtype", choices=["float32", "float16"], default="float32")
     p.add_argument("--batch-tokens", type=int, default=BATCH_TOKENS, help="padded tokens per batch (memory bound)")
+    add_device_argument(p, "the model")
     p.set_defaults(handler=run)
 
 
@@ -25,7 +26,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         entry = embed(args.task, args.split, args.model, store=store, data_dir=args.data_dir,
                       task_options=task_options(args), dtype=args.dtype, batch_tokens=args.batch_tokens,
-                      progress=bar)
+                      progress=bar, device=args.device)
     finally:
         bar.close()
     s = entry.summary

@@ -11,7 +11,7 @@ from ..finetune import SnapshotOptions, TrainOptions, finetune, list_runs, parse
 from ..finetune.options import BATCHINGS, OPTIMIZERS, PROBE_STEPS
 from ..finetune.runs import live_status
 from ..store import Store
-from .common import add_model_task_arguments, task_options
+from .common import add_device_argument, add_model_task_arguments, task_options
 
 DEFAULTS = TrainOptions()
 SNAPSHOT_DEFAULTS = SnapshotOptions()
@@ -41,7 +41,8 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
                    help="torch threads for training (default: torch's own; 1 is faster on a busy shared machine)")
     p.add_argument("--snapshot-workers", type=int, default=None,
                    help="background processes that store snapshots while training goes on (default: one per "
-                        "core --threads leaves idle, none without --threads)")
+                        "core --threads leaves idle, none without --threads or on a GPU)")
+    add_device_argument(p, "training (and its snapshots)")
     p.set_defaults(handler=run)
 
 
@@ -152,6 +153,7 @@ def run_summary(record: dict[str, Any]) -> dict[str, Any]:
     final = (record.get("final") or {}) if status == "done" else {}
     return {
         "run": record["run"], "seed": record["seed"], "status": status, "hit": record.get("hit", False),
+        "device": record.get("device", "cpu"),
         "test_accuracy": final.get("test_accuracy"), "majority_baseline": record["majority_baseline"],
         "failed": final.get("failed"), "step": record["step"], "total_steps": record["total_steps"],
         "updates_per_epoch": record["updates_per_epoch"], "n_train": record["n_train"], "n_test": record["n_test"],
@@ -196,7 +198,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             record = finetune(args.task, args.model, seed=seed, options=train, snapshots=snaps, store=store,
                               data_dir=args.data_dir, task_options=task_options(args), progress=bar,
-                              threads=args.threads, snapshot_workers=args.snapshot_workers)
+                              threads=args.threads, snapshot_workers=args.snapshot_workers, device=args.device)
         except ValueError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from exc
         finally:

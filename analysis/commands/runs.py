@@ -10,7 +10,7 @@ from ..store import Store, StoreError
 from .common import unset_unless_given
 from .finetune import plain, run_summary, spread_text
 
-LS_COLUMNS = ["run", "task", "model", "seed", "status", "step", "total_steps", "test_accuracy", "failed",
+LS_COLUMNS = ["run", "task", "model", "seed", "status", "device", "step", "total_steps", "test_accuracy", "failed",
               "n_snapshots", "optimizer", "reinit_layers", "train_size"]
 
 

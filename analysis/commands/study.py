@@ -12,6 +12,7 @@ from ..finetune import parse_seeds
 from ..store import Store
 from ..study import PRESETS, StudyProgress, preset_specs, run_study, study_table
 from ..tasks import TASKS
+from .common import add_device_argument
 from .finetune import add_snapshot_epochs_argument, add_training_arguments, train_options
 
 
@@ -30,6 +31,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     p.add_argument("--probe-layers", choices=["last", "all", "none"], default="last",
                    help="layers the MLP probes are trained on (default: last)")
     p.add_argument("--workers", type=int, default=1, help="local processes for DirectProbe and probe steps")
+    add_device_argument(p, "fine-tuning (and its snapshots)")
     p.set_defaults(handler=run)
 
 
@@ -69,7 +71,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         raise ValueError(f"unknown task(s) {', '.join(unknown)}; tasks are {', '.join(TASKS)}")
     train = train_options(args)
     specs = preset_specs(args.preset, tasks, model=args.model, seeds=tuple(parse_seeds(args.seeds)), train=train,
-                         data_dir=args.data_dir)
+                         data_dir=args.data_dir, device=args.device)
     specs = [dataclasses.replace(s, probes=dataclasses.replace(s.probes, layers=args.probe_layers))
              if s.probes.layers != args.probe_layers else s for s in specs]
     if args.preset != "quick":

@@ -1,10 +1,12 @@
 """Resumable training state on disk: safetensors for tensors, JSON for the rest, never pickle.
 
 A checkpoint folder holds the model (``model.safetensors``), the optimiser moments and the
-torch RNG state as a uint8 tensor (``optimizer.safetensors``), and the optimiser's
-hyper-parameters, the schedule, the Python and NumPy RNG states and the loop's counters
-(``state.json``).  It is written in a temporary folder and renamed into place, so a folder
-with the final name is always complete.  Training and snapshots run under :func:`deterministic`.
+torch RNG states as uint8 tensors (``optimizer.safetensors``: the CPU's, and the training GPU's
+when there is one), and the optimiser's hyper-parameters, the schedule, the Python and NumPy
+RNG states and the loop's counters (``state.json``).  It is written in a temporary folder and
+renamed into place, so a folder with the final name is always complete.  Tensors are saved from
+the CPU and loaded onto the model's and the optimiser's device.  Training and snapshots run
+under :func:`deterministic`.
 """
 from __future__ import annotations
 
@@ -28,11 +30,12 @@ STATE = "state.json"
 
 
 def save_weights(model: nn.Module, path: Path) -> None:
-    """The model's state dict as safetensors."""
-    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(path))
+    """The model's state dict as safetensors (from the CPU, wherever the model is)."""
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(path))
 
 
 def load_weights(model: nn.Module, path: Path) -> None:
+    """Copy the weights in ``path`` into ``model``, on whichever device it is."""
     model.load_state_dict(load_file(str(path)))
 
 
@@ -44,9 +47,12 @@ def save_checkpoint(folder: Path, model: nn.Module, optimizer: torch.optim.Optim
     try:
         save_weights(model, tmp / MODEL)
         opt = optimizer.state_dict()
-        tensors = {f"state.{index}.{name}": value.contiguous()
+        tensors = {f"state.{index}.{name}": value.cpu().contiguous()
                    for index, slots in opt["state"].items() for name, value in slots.items()}
         tensors["rng.torch"] = torch.get_rng_state()
+        device = next(model.parameters()).device
+        if device.type == "cuda":
+            tensors["rng.cuda"] = torch.cuda.get_rng_state(device)
         save_file(tensors, str(tmp / OPTIMIZER))
         py_version, py_state, py_gauss = random.getstate()
         np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
@@ -69,7 +75,12 @@ def save_checkpoint(folder: Path, model: nn.Module, optimizer: torch.optim.Optim
 
 @contextlib.contextmanager
 def deterministic(threads: int | None = None) -> Iterator[None]:
-    """Deterministic algorithms (and ``threads`` torch threads, if given) for the duration of the block."""
+    """Deterministic algorithms (and ``threads`` torch threads, if given) for the duration of the block.
+
+    With the checkpoints' RNG states this makes a resumed run bit-identical to an uninterrupted
+    one on the CPU; on CUDA it is attempted (deterministic kernels, with the cuBLAS workspace
+    setting of :func:`analysis.models.resolve_device`), not guaranteed across GPUs or versions.
+    """
     was, was_threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
     torch.use_deterministic_algorithms(True)
     if threads:
@@ -96,6 +107,8 @@ def load_checkpoint(folder: Path, model: nn.Module, optimizer: torch.optim.Optim
     optimizer.load_state_dict({"state": slots, "param_groups": groups})
     scheduler.load_state_dict(state["scheduler"])
     torch.set_rng_state(tensors["rng.torch"])
+    if "rng.cuda" in tensors:
+        torch.cuda.set_rng_state(tensors["rng.cuda"], next(model.parameters()).device)
     py_version, py_state, py_gauss = state["rng"]["python"]
     random.setstate((py_version, tuple(py_state), py_gauss))
     np_name, np_keys, np_pos, np_has_gauss, np_gauss = state["rng"]["numpy"]

@@ -30,7 +30,8 @@ class TargetClassifier(nn.Module):
     def forward(self, plan: Plan, seqs: list[int], targets: list[int], pad_id: int) -> torch.Tensor:
         """Logits of ``targets`` (sorted plan target indices) from the plan sequences ``seqs`` that hold them."""
         ids, mask = batch_tensors(plan, seqs, pad_id)
-        hidden = self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+        device = self.head.weight.device
+        hidden = self.encoder(input_ids=ids.to(device), attention_mask=mask.to(device)).last_hidden_state
         pooled = _pool(hidden.flatten(0, 1)[None], plan, seqs, ids.shape[1], targets)[0]
         return self.head(self.dropout(pooled))
 

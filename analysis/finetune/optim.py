@@ -60,7 +60,7 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, An
 
 
 def make_optimizer(model: nn.Module, name: str, lr: float, weight_decay: float) -> torch.optim.Optimizer:
-    """``adamw`` (torch's fused CPU kernel, bias-corrected) or ``bertadam``."""
+    """``adamw`` (torch's fused kernel, on the CPU or the GPU, bias-corrected) or ``bertadam``."""
     groups = parameter_groups(model, weight_decay)
     if name == "adamw":
         return torch.optim.AdamW(groups, lr=lr, betas=BETAS, eps=EPS, fused=True)

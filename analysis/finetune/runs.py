@@ -1,18 +1,19 @@
 """Fine-tuning runs on record, and the read API for analyses and the dashboard.
 
 A run is one seed of one training configuration.  Its key, ``run-<hash>``, covers the model's
-weights, the task's data checksums and options, every :class:`TrainOptions` field, the seed
-and the code version; its ``group`` key covers the same minus the seed (the runs whose spread
-:func:`seed_spread` reports).  The record ``<store>/work/<run key>/run.json`` is replaced
-atomically after every snapshot; it holds the status (``running``, ``interrupted``,
-``failed``, ``done``), the training process (pid, host, start time), progress, metrics and the
-snapshot list.  Snapshots themselves are store entries (see :mod:`analysis.finetune.snapshots`).
-A ``running`` run whose process is gone (killed without a chance to say so) reads as
-``interrupted`` (:func:`live_status`); a ``done`` run that a later command extends with more
-snapshots stays ``done``.
+weights, the task's data checksums and options, every :class:`TrainOptions` field, the seed,
+the code version and, for a GPU run, the device type; its ``group`` key covers the same minus
+the seed (the runs whose spread :func:`seed_spread` reports).  The record
+``<store>/work/<run key>/run.json`` is replaced atomically after every snapshot; it holds the
+status (``running``, ``interrupted``, ``failed``, ``done``), the training process (pid, host,
+start time), its device (``device``: ``cpu`` or ``cuda``; ``device_name``: the GPU's name),
+progress, metrics and the snapshot list.  Snapshots themselves are store entries (see
+:mod:`analysis.finetune.snapshots`).  A ``running`` run whose process is gone (killed without a
+chance to say so) reads as ``interrupted`` (:func:`live_status`); a ``done`` run that a later
+command extends with more snapshots stays ``done``.
 
 * ``list_runs(store) -> DataFrame``: one row per run, columns ``run, group, task, model, seed,
-  status, step, total_steps, test_accuracy, majority_baseline, failed, n_snapshots,
+  status, device, step, total_steps, test_accuracy, majority_baseline, failed, n_snapshots,
   train_seconds, snapshot_seconds, updated`` plus one column per training option
   (``test_accuracy`` and ``failed`` only for ``done`` runs; ``epochs`` is empty when ``steps``
   sets the length).
@@ -109,13 +110,13 @@ def list_runs(store: Store) -> pd.DataFrame:
         final = (r.get("final") or {}) if status == "done" else {}
         rows.append({
             "run": r["run"], "group": r["group"], "task": r["task"], "model": r["model"], "seed": r["seed"],
-            "status": status, "step": r["step"], "total_steps": r["total_steps"],
+            "status": status, "device": r.get("device", "cpu"), "step": r["step"], "total_steps": r["total_steps"],
             "test_accuracy": final.get("test_accuracy"), "majority_baseline": r["majority_baseline"],
             "failed": final.get("failed"), "n_snapshots": len({s["step"] for s in r["snapshots"]}),
             "train_seconds": r["train_seconds"], "snapshot_seconds": r["snapshot_seconds"],
             "updated": r["updated"], **{k: r["options"][k] for k in OPTION_COLUMNS},
         })
-    columns = ["run", "group", "task", "model", "seed", "status", "step", "total_steps", "test_accuracy",
+    columns = ["run", "group", "task", "model", "seed", "status", "device", "step", "total_steps", "test_accuracy",
                "majority_baseline", "failed", "n_snapshots", "train_seconds", "snapshot_seconds", "updated",
                *OPTION_COLUMNS]
     return pd.DataFrame(rows, columns=columns)

@@ -9,6 +9,9 @@ A snapshot of one (task, split) at one step is a store entry written by
 * the original model on a down-sampled training split: a ``snapshot`` entry with
   ``weights = {"step": 0}`` and the ``subset`` that defines the sample, shared across seeds;
 * anything else: a ``snapshot`` entry with ``weights = {"run": <run key>, "step": <step>}``.
+
+No key names the device that computed a snapshot (see :func:`analysis.embed.embed_spec`): a GPU
+run's own snapshots differ from a CPU run's by the run key, and the original model's are shared.
 """
 from __future__ import annotations
 
@@ -80,10 +83,10 @@ def write_snapshot(store: Store, target: Target, *, ref: ModelRef, encoder: Any,
     key = make_key(kind, spec)
     if store.has(key):
         return key
-    if kind == "embed":
+    if kind == "embed":  # on the encoder's device, like every other snapshot
         return embed(target.task, target.split, ref.name, store=store, data_dir=data_dir,
                      task_options=target.task_options, dtype=spec["dtype"], batch_tokens=batch_tokens,
-                     progress=progress).key
+                     progress=progress, device=str(next(encoder.parameters()).device)).key
     data = target.load(store, data_dir)
     with store.lock(key):
         if store.has(key):

@@ -8,7 +8,8 @@ is checkpointed.  When training leaves cores idle, every snapshot but the last i
 background worker processes while training goes on (:mod:`.background`).  A run killed at
 any point resumes from its last checkpoint when called again and reaches bit-identical
 weights on CPU: the data order of an epoch is a function of (seed, epoch), and the model,
-optimiser, schedule and RNG states are restored exactly.
+optimiser, schedule and RNG states are restored exactly.  Training runs on the GPU when
+there is one (``device``); there a resume is as exact as CUDA's deterministic algorithms make it.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from ..embed import EMBED_VERSION
-from ..models import ModelRef, load_model, resolve_model
+from ..models import ModelRef, load_model, resolve_device, resolve_model
 from ..store import Store, make_key, sha256_file
 from ..tasks import load_task, task_files, task_splits
 from .background import PENDING, SnapshotWorkers, job_stored, pending_weights, run_job, write_pending
@@ -48,16 +49,19 @@ Progress = Callable[[str, int, int], None]
 
 
 def run_spec(ref: ModelRef, task: str, *, seed: int, options: TrainOptions, data_dir: Any = None,
-             task_options: dict | None = None, store: Store | None = None) -> dict[str, Any]:
-    """Everything that determines a run's trajectory: weights, data checksums, options, seed, code."""
+             task_options: dict | None = None, store: Store | None = None, device: str = "cpu") -> dict[str, Any]:
+    """Everything that determines a run's trajectory: weights, data checksums, options, seed, code,
+    and the device type (``device``, e.g. ``"cuda"``) unless it is the CPU, so CPU run keys stay
+    as they were before runs could train on a GPU."""
     available = task_splits(task, task_options)
     if missing := [s for s in SPLITS if s not in available]:
         raise ValueError(f"fine-tuning needs a train and a test split; task {task!r} has no "
                          f"{' or '.join(missing)} split (it has {', '.join(available)})")
     data = {split: sorted(sha256_file(f) for f in task_files(task, split, data_dir=data_dir, options=task_options,
                                                             store=store)) for split in SPLITS}
-    return {"model": ref.fingerprint, "task": task, "data": data, "task_options": task_options or {},
+    spec = {"model": ref.fingerprint, "task": task, "data": data, "task_options": task_options or {},
             "options": options.identity(), "seed": seed, "version": FINETUNE_VERSION, "embed_version": EMBED_VERSION}
+    return spec if device == "cpu" else {**spec, "device": device}
 
 
 SNAPSHOT_BUDGET = 0.10
@@ -101,7 +105,8 @@ def snapshot_steps(total: int, per_epoch: int, every: int, epochs: int) -> list[
 def finetune(task: str, model: str | None = None, *, seed: int = 1, options: TrainOptions | None = None,
              snapshots: SnapshotOptions | None = None, store: Store | None = None, data_dir: Any = None,
              task_options: dict | None = None, progress: Progress | None = None,
-             threads: int | None = None, snapshot_workers: int | None = None) -> dict[str, Any]:
+             threads: int | None = None, snapshot_workers: int | None = None,
+             device: str | None = None) -> dict[str, Any]:
     """Fine-tune ``model`` on ``task`` with one seed; returns the run record (see :mod:`.runs`) plus ``hit``.
 
     A finished run whose requested snapshots are all stored is a hit: no model is loaded.  An
@@ -111,18 +116,22 @@ def finetune(task: str, model: str | None = None, *, seed: int = 1, options: Tra
     thread count for training (default: torch's own); on a machine shared with other busy
     processes, 1 thread can be several times faster than 2 (see bench/RESULTS.md).
     ``snapshot_workers`` background processes store the snapshots before the last one while
-    training goes on (default: one per core that ``threads`` leaves idle; none when
-    ``threads`` is not given).
+    training goes on, on the CPU (default: one per core that ``threads`` leaves idle; none when
+    ``threads`` is not given or training runs on a GPU, where inline snapshots are fast).
+    ``device``: where training and inline snapshots run (:func:`analysis.models.resolve_device`;
+    default: the GPU when there is one); a GPU run has a run key of its own.
     """
     options = options or TrainOptions()
     snapshots = snapshots or SnapshotOptions()
     store = store or Store()
+    target = resolve_device(device)
     if snapshot_workers is None:
-        snapshot_workers = max(0, (os.cpu_count() or 1) - threads) if threads else 0
+        snapshot_workers = max(0, (os.cpu_count() or 1) - threads) if threads and target.type == "cpu" else 0
     if snapshot_workers < 0:
         raise ValueError(f"snapshot workers must be >= 0, not {snapshot_workers}")
     ref = resolve_model(model, store)
-    spec = run_spec(ref, task, seed=seed, options=options, data_dir=data_dir, task_options=task_options, store=store)
+    spec = run_spec(ref, task, seed=seed, options=options, data_dir=data_dir, task_options=task_options, store=store,
+                    device=target.type)
     key = make_key("run", spec)
     subset = None if options.train_size is None else {"train_size": options.train_size,
                                                       "sample_seed": options.sample_seed}
@@ -144,7 +153,7 @@ def finetune(task: str, model: str | None = None, *, seed: int = 1, options: Tra
                    for s in steps for t in targets_at(s, total, own, others, snapshots.probe_steps)):
                 return {**record, "hit": True}
         training = _Training(store, ref, task, key, spec, seed, options, snapshots, data_dir, task_options,
-                             subset, probes, progress, threads, snapshot_workers)
+                             subset, probes, progress, threads, snapshot_workers, target)
         return {**training.run(record), "hit": False}
 
 
@@ -154,11 +163,12 @@ class _Training:
     def __init__(self, store: Store, ref: ModelRef, task: str, key: str, spec: dict[str, Any], seed: int,
                  options: TrainOptions, snapshots: SnapshotOptions, data_dir: Any, task_options: dict | None,
                  subset: dict | None, probes: list[tuple[str, str]], progress: Progress | None,
-                 threads: int | None = None, snapshot_workers: int = 0):
+                 threads: int | None = None, snapshot_workers: int = 0, device: torch.device = torch.device("cpu")):
         self.store, self.ref, self.task, self.key, self.spec, self.seed = store, ref, task, key, spec, seed
         self.options, self.snap, self.data_dir, self.task_options = options, snapshots, data_dir, task_options
         self.subset, self.probes, self.progress, self.threads = subset, probes, progress, threads
         self.n_workers = snapshot_workers
+        self.device = device
         self.workers: SnapshotWorkers | None = None
         self.work = store.work_dir(key)
 
@@ -174,8 +184,8 @@ class _Training:
         max_len = min(int(getattr(encoder.config, "max_position_embeddings", 512)), 512)
         self.train_inputs = prepare(self.tokenizer, train, max_len)
         self.test_inputs = prepare(self.tokenizer, test, max_len)
-        self.train_labels = torch.from_numpy(train.labels)
-        self.test_labels = torch.from_numpy(test.labels)
+        self.train_labels = torch.from_numpy(train.labels).to(self.device)
+        self.test_labels = torch.from_numpy(test.labels).to(self.device)
         self.per_epoch = updates_per_epoch(self.train_inputs, o.batch_size)
         self.total = o.steps or o.epochs * self.per_epoch
         from transformers import set_seed
@@ -186,6 +196,7 @@ class _Training:
                                       model_dropout(encoder) if o.dropout is None else o.dropout)
         if o.dropout is not None:
             set_dropout(self.model, o.dropout)
+        self.model.to(self.device)  # built on the CPU first: a seed initialises the head alike on every device
         self.model.train()
         self.optimizer = make_optimizer(self.model, o.optimizer, o.lr, o.weight_decay)
         self.scheduler = make_schedule(self.optimizer, self.total, o.warmup)
@@ -253,7 +264,9 @@ class _Training:
                     redo = []
             if start == 0:
                 self.counters = {"step": 0, "window_loss": 0.0, "window_n": 0, "epoch_loss": 0.0, "epoch_n": 0}
-            self.record.update(error=None, process=process_info())
+            self.record.update(error=None, process=process_info(), device=self.device.type,
+                               device_name=(torch.cuda.get_device_name(self.device)
+                                            if self.device.type == "cuda" else None))
             if not done:  # a finished run that only adds snapshots stays done
                 self.record["status"] = "running"
             self.workers = SnapshotWorkers(self.n_workers, self.work / PENDING) if self.n_workers else None

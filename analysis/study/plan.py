@@ -41,7 +41,7 @@ def finetune_steps(spec: StudySpec) -> list[Step]:
     for seed in spec.seeds:
         params = {"task": spec.task, "model": spec.model, "seed": seed, "train": spec.train.as_dict(),
                   "snapshots": dataclasses.asdict(spec.snapshots), "data_dir": spec.data_dir,
-                  "task_options": spec.task_options}
+                  "task_options": spec.task_options, "device": spec.device}
         params["snapshots"]["probe_tasks"] = list(spec.snapshots.probe_tasks)
         steps.append(Step("finetune", params, f"finetune {spec.task} seed {seed}", 100.0 * spec.train.epochs,
                           f"fine-tune {spec.task}, seed {seed}"))

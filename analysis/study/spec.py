@@ -33,7 +33,9 @@ class StudySpec:
 
     DirectProbe runs (by default) on every layer of the original and the final model, the last
     layer at every snapshot and every layer at every snapshot that ends an epoch; other tasks in
-    ``snapshots.probe_tasks`` are analysed at the last layer (cross-task).
+    ``snapshots.probe_tasks`` are analysed at the last layer (cross-task).  ``device`` is where
+    fine-tuning and its snapshots run (:func:`analysis.models.resolve_device`; default: the GPU
+    when there is one).
     """
 
     task: str
@@ -44,11 +46,14 @@ class StudySpec:
     probes: ProbeConfig = field(default_factory=ProbeConfig)
     task_options: dict[str, Any] | None = None
     data_dir: str | None = None
+    device: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready description (the data folder is left out: data enter keys by checksum)."""
+        """JSON-ready description (the data folder and the device are left out: data enter keys by
+        checksum, and a GPU's runs by their run keys, which name the device)."""
         out = dataclasses.asdict(self)
         out.pop("data_dir")
+        out.pop("device")
         out["seeds"] = list(self.seeds)
         return out
 
@@ -57,7 +62,7 @@ PRESETS = ("default", "paper", "quick")
 
 
 def preset_specs(preset: str, tasks: list[str], *, model: str | None, seeds: tuple[int, ...],
-                 train: TrainOptions, data_dir: str | None) -> list[StudySpec]:
+                 train: TrainOptions, data_dir: str | None, device: str | None = None) -> list[StudySpec]:
     """The studies of a preset.
 
     ``default``: the given task(s) with the given training options, probes on the last layer.
@@ -71,10 +76,10 @@ def preset_specs(preset: str, tasks: list[str], *, model: str | None, seeds: tup
         train = dataclasses.replace(train, steps=20, epochs=1)
         probes = ProbeConfig(hidden_sizes=(32, 64), seeds=(0, 1), max_epochs=20)
         snaps = SnapshotOptions(every=10, epochs=0)
-        return [StudySpec(t, model, seeds, train, snaps, probes, data_dir=data_dir) for t in tasks]
+        return [StudySpec(t, model, seeds, train, snaps, probes, data_dir=data_dir, device=device) for t in tasks]
     specs = []
     for task in tasks:
         others = tuple(t for t in tasks if t != task) if preset == "paper" else ()
         snaps = SnapshotOptions(probe_tasks=others, probe_steps="ends")
-        specs.append(StudySpec(task, model, seeds, train, snaps, ProbeConfig(), data_dir=data_dir))
+        specs.append(StudySpec(task, model, seeds, train, snaps, ProbeConfig(), data_dir=data_dir, device=device))
     return specs

@@ -18,7 +18,7 @@ def finetune_run(store: Store, params: dict[str, Any], progress: Callable | None
     snapshots["probe_tasks"] = tuple(snapshots["probe_tasks"])
     record = finetune(params["task"], params["model"], seed=params["seed"], options=TrainOptions(**params["train"]),
                       snapshots=SnapshotOptions(**snapshots), store=store, data_dir=params["data_dir"],
-                      task_options=params["task_options"], progress=progress)
+                      task_options=params["task_options"], progress=progress, device=params["device"])
     return record["run"]
 
 
