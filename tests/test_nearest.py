@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis.directprobe.nearest import Nearest, nearest, nearest_to_points
+from analysis.directprobe.nearest import Nearest, _enter, nearest, nearest_to_points
 
 
 def assert_optimal(A: np.ndarray, B: np.ndarray, near: Nearest, slack: float = 1e-9) -> float:
@@ -104,3 +104,30 @@ def test_many_points_at_once_match_one_at_a_time(seed: int, na: int, d: int, spr
         assert 0.0 <= low <= up + 1e-12
         if up > 1e-6:
             assert low == pytest.approx(up, rel=1e-6)
+
+
+def test_points_just_off_a_filled_hyperplane_still_enter_the_support() -> None:
+    """LayerNorm leaves layer-0 vectors on a hyperplane up to float32 rounding.  Once the support
+    fills that hyperplane, a point 1e-7 of its norm off it is still independent and must enter the
+    factor (its residual is measured directly, not through cancelling sums of squares); a point on
+    the hyperplane is dependent and stays out."""
+    rng = np.random.default_rng(3)
+    d = 48
+    def on_plane(n: int) -> np.ndarray:
+        X = rng.normal(size=(n, d))
+        return X - X.mean(1, keepdims=True)
+    support = on_plane(d)  # lifted by the side coordinate, d points fill the hyperplane's d dimensions
+    cap = d + 2
+    R, ZP = np.zeros((cap + 1, cap + 1)), np.zeros((cap + 1, d))
+    P, on_a, in_p = np.zeros(cap + 1, np.int64), np.zeros(cap + 1, bool), np.zeros(d + 2, bool)
+    g, ya, yb = np.empty(cap + 1), np.empty(cap + 1), np.empty(cap + 1)
+    for j, z in enumerate(support):
+        assert _enter(R, j, ZP, P, on_a, in_p, j, z, True, g, ya, yb)
+    inside = on_plane(1)[0]
+    assert not _enter(R, d, ZP, P, on_a, in_p, d, inside, True, g, ya, yb)
+    off = inside + 1e-7 * np.linalg.norm(inside) * np.ones(d) / np.sqrt(d)
+    assert _enter(R, d, ZP, P, on_a, in_p, d + 1, off, True, g, ya, yb)
+    # The grown factor still reproduces the lifted Gram matrix of its points.
+    Z = np.vstack([support, off])
+    gram = Z @ Z.T + 1.0
+    assert np.abs(R[: d + 1, : d + 1].T @ R[: d + 1, : d + 1] - gram).max() < 1e-10 * np.abs(gram).max()
