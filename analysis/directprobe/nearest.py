@@ -443,7 +443,8 @@ def nearest(A: np.ndarray, B: np.ndarray, *, direction: np.ndarray | None = None
 
 def _factor(A: np.ndarray, B: np.ndarray, centre: np.ndarray, scale: float, first: np.ndarray) -> np.ndarray:
     """Cholesky factor of the lifted Gram matrix of the start (LAPACK, much faster than growing it
-    a row at a time); empty when its points are linearly dependent, for the solver to grow it."""
+    a row at a time); empty when a diagonal falls under the cancellation limit, for the solver to
+    grow it a point at a time, measuring small residuals directly (:func:`_append`)."""
     na = len(A)
     if len(first) > A.shape[1] + 2:
         return np.zeros((0, 0))
