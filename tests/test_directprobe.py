@@ -346,6 +346,8 @@ def test_progress_reports_to_callback_and_bar() -> None:
     seen: list[dict] = []
     directprobe(X, y, progress=seen.append)
     assert seen and seen[-1]["done"] > 0 and "lp_calls" in seen[-1]
+    first = seen[0]  # the label-pair tests before the merge loop report too
+    assert first["proposals"] == 0 and first["label_pair_tests"] >= 1 and first["done"] == 0
 
     class Bar:
         total = None
@@ -361,6 +363,7 @@ def test_progress_reports_to_callback_and_bar() -> None:
     bar = Bar()
     result = directprobe(X, y, progress=bar)
     assert bar.n == result.stats["merges"] + result.stats["settled"] and "lp" in bar.postfix
+    assert bar.postfix["pairs"] == result.stats["label_pair_tests"]
 
 
 def test_bad_input_is_refused() -> None:

@@ -111,7 +111,8 @@ class Progress:
             done = counters.merges + counters.settled
             self.target.update(done - self.done)
             self.done = done
-            self.target.set_postfix(lp=counters.lp_calls, labels=counters.by_label_pair, ball=counters.by_ball,
+            self.target.set_postfix(pairs=counters.label_pair_tests, lp=counters.lp_calls,
+                                    labels=counters.by_label_pair, ball=counters.by_ball,
                                     plane=counters.by_plane, quick=counters.by_quick, nearest=counters.by_nearest,
                                     rejected=counters.rejections, refresh=False)
         else:
@@ -183,9 +184,9 @@ class Engine:
         self.label_sep = np.zeros((n_slots, n_slots), dtype=np.int8)
         """[a, b] = 1: a's unpinned points are separable from all of b's (verified), -1: not shown
         separable (overlapping, or left undecided), 0: not yet tried."""
+        self.progress = Progress(progress, total=max(self.n - len(self.labels), 0))
         self.free = self._free_labels()
         self.counters.free_labels = len(self.free)
-        self.progress = Progress(progress, total=max(self.n - len(self.labels), 0))
         self._init_projection()
         self._init_clusters()
         self._init_distances()
@@ -193,13 +194,16 @@ class Engine:
     # -- set-up -------------------------------------------------------------------------------
     def _free_labels(self) -> set[int]:
         """Labels separable, both ways, from every other label as wholes (settled before the loop).
-        A pair is tested only while it can still show one of its labels free."""
+        A pair is tested only while it can still show one of its labels free; progress reports each test."""
         labels = self.labels.tolist()
         entangled: set[int] = set()
         for a in labels:
             for b in labels:
-                if a != b and not (a in entangled and b in entangled) and not self._labels_apart(a, b):
+                if a == b or (a in entangled and b in entangled):
+                    continue
+                if not self._labels_apart(a, b):
                     entangled.update((a, b))
+                self.progress(self.counters)
         return set(labels) - entangled
 
     def _init_projection(self) -> None:
