@@ -8,15 +8,16 @@ tables are made with (:mod:`analysis.study.tables`), so a view never differs by 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .catalog import snapshot_steps, studies, study_runs
 from .geometry import FINE_TUNED, ORIGINAL, cross_task_table, linearity_table
-from .results import compute_directprobe, compute_probe, find_directprobe, find_probe, load_directprobe
+from .results import PROBE_DEFAULTS, compute_directprobe, compute_probe, find_directprobe, find_probe, load_directprobe
 from .store import Entry, Store, make_key
-from .study import study_table
+from .study import ProbeConfig, study_table
 from .study import tables as study_tables
 
 Series = list[tuple[int, str]]
@@ -50,6 +51,11 @@ class RunStudy:
             keep &= table[column] == value
         rows = table[keep].drop(columns=["seed", *match]).reset_index(drop=True)
         return rows if len(rows) else None
+
+    @property
+    def probe_settings(self) -> dict[str, Any]:
+        """The settings the study probed with (:meth:`analysis.study.ProbeConfig.settings`)."""
+        return ProbeConfig(**self.entry.spec["study"]["probes"]).settings()
 
 
 def run_study(store: Store, run: str) -> RunStudy | None:
@@ -176,21 +182,23 @@ def compute_layer_similarity(store: Store, run: str, task: str, split: str) -> s
     return key
 
 
-def probe_table(store: Store, states: dict[str, tuple[str, str]], n_layers: int, run: str | None = None,
-                task: str = "") -> pd.DataFrame:
-    """``layer, model_state, mean, std, majority_accuracy`` of the MLP probes; ``states``: name → (train, test).
-
-    From the run's study where it probed ``task`` (with the study's probe settings), else the probes
-    stored with the default settings.
-    """
+def probe_settings(store: Store, run: str | None) -> dict[str, Any]:
+    """The probe settings for a run's views: its study's (one table never mixes settings), else the defaults."""
     study = None if run is None else run_study(store, run)
-    rows = None if study is None else study.rows("probes", task=task)
-    if rows is not None and set(rows["model_state"]) >= set(states):
-        return rows[["layer", "model_state", "mean", "std", "majority_accuracy"]]
+    return PROBE_DEFAULTS if study is None else study.probe_settings
+
+
+def probe_table(store: Store, states: dict[str, tuple[str, str]], n_layers: int, run: str | None = None) -> pd.DataFrame:
+    """``layer, model_state, mean, std, majority_accuracy`` of the stored MLP probes; ``states``: name → (train, test).
+
+    Probed with :func:`probe_settings`: a study's own probes (often the last layer only) and the
+    layers probed later with the same settings; pairs not probed yet are left out.
+    """
+    config = probe_settings(store, run)
     records = []
     for state, (train, test) in states.items():
         for layer in range(n_layers):
-            found = find_probe(store, train, test, layer)
+            found = find_probe(store, train, test, layer, config)
             if found is not None:
                 s = found.summary
                 records.append({"layer": layer, "model_state": state, "mean": s["mean"], "std": s["std"],
@@ -257,7 +265,7 @@ def study_summary(store: Store) -> pd.DataFrame:
             if len(train) and len(test):
                 states = {ORIGINAL: (train["entry"].iloc[0], test["entry"].iloc[0]),
                           FINE_TUNED: (train["entry"].iloc[-1], test["entry"].iloc[-1])}
-                probes = probe_table(store, states, last + 1, run, study.task)
+                probes = probe_table(store, states, last + 1, run)
                 probes = probes[probes["layer"] == last].set_index("model_state")["mean"]
                 if set(probes.index) == set(states):
                     row["probe accuracy"] = f"{probes[ORIGINAL]:.3f} → {probes[FINE_TUNED]:.3f}"
@@ -296,9 +304,11 @@ def missing_directprobe(store: Store, entries: list[str], layers: list[int]) -> 
     return [(e, l) for e in entries for l in layers if find_directprobe(store, e, l) is None]
 
 
-def probe_layers(store: Store, pairs: list[list[str]], layers: list[int]) -> list[str]:
-    """The paper's MLP probe on every (train, test) pair and layer not stored yet; prints progress."""
+def probe_layers(store: Store, pairs: list[list[str]], layers: list[int],
+                 config: dict[str, Any] | None = None) -> list[str]:
+    """The paper's MLP probe (``config``: its settings, default :data:`PROBE_DEFAULTS`) on every (train, test)
+    pair and layer not stored yet; prints progress."""
     from tqdm.auto import tqdm
 
-    return [compute_probe(store, train, test, int(layer))
+    return [compute_probe(store, train, test, int(layer), config)
             for (train, test), layer in tqdm([(p, l) for p in pairs for l in layers], desc="probes", unit="probe")]

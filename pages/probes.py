@@ -26,13 +26,18 @@ else:
                               "--split", "train" if train is None else "test"], "compute-probe-embed")
         st.stop()
     states = {"original": (train.key, test.key)}
-table = views.probe_table(store, states, n_layers, sel.run, sel.task)
-if len(table) < len(states) * n_layers:
-    ui.offer_job(f"MLP probes (size grid search, 5 seeds) on {len(states)} model state(s) × {n_layers} layers; "
-                 "minutes for a small task, longer for a large one.", "analysis.views:probe_layers",
-                 {"pairs": [list(p) for p in states.values()], "layers": list(range(n_layers))}, "compute-probes")
+table = views.probe_table(store, states, n_layers, sel.run)
+config = views.probe_settings(store, sel.run)
+grid = f"hidden sizes {{{', '.join(map(str, config['hidden_sizes']))}}}², {len(config['seeds'])} seeds"
+complete = {int(l) for l, n in table["layer"].value_counts().items() if n == len(states)}
+if missing := sorted(set(range(n_layers)) - complete):
+    stored = f"; the {len(table)} stored are drawn below" if len(table) else ""
+    ui.offer_job(f"MLP probes ({grid}) on {len(states)} model state(s) at layer(s) {', '.join(map(str, missing))}"
+                 f"{stored}. Minutes for a small task, longer for a large one.", "analysis.views:probe_layers",
+                 {"pairs": [list(p) for p in states.values()], "layers": missing, "config": config}, "compute-probes")
+if table.empty:
     st.stop()
 where = sel.where.split(",")[0]
 ui.show_figure(probe_figure(table, f"{where}: probe accuracy per layer"), f"probes-{sel.model_short}-{sel.task}",
-               data=table, caption="Mean test accuracy of a two-hidden-layer MLP probe over 5 seeds (error bars: "
-                                   "standard deviation); size chosen on a dev split carved from train.")
+               data=table, caption=f"Mean test accuracy of a two-hidden-layer MLP probe ({grid}; error bars: "
+                                   "standard deviation over seeds); size chosen on a dev split carved from train.")

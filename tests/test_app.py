@@ -13,6 +13,7 @@ from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from analysis import catalog, jobs, views
+from analysis.results import find_probe
 from analysis.config import PROJECT_ROOT
 from analysis.finetune import SnapshotOptions, TrainOptions, finetune, list_runs
 from analysis.store import Store
@@ -321,6 +322,36 @@ def test_probes_page_offers_the_computation(dashboard_store, monkeypatch):
     at = open_app(dashboard_store.root, monkeypatch, "probes", task="trec-6", run=a_run(dashboard_store))
     assert_clean(at)
     assert "MLP probes" in at.info[0].value and at.button(key="compute-probes")
+
+
+def test_probes_page_draws_the_stored_layers_and_offers_the_rest_with_the_studys_settings(dashboard_store, tmp_path,
+                                                                                          monkeypatch):
+    store = Store(tmp_path / "copy")
+    shutil.copytree(dashboard_store.root, store.root)
+    run = a_run(store, task="ps-role")
+    config = views.probe_settings(store, run)
+    assert config == {"hidden_sizes": [32], "seeds": [0, 1], "max_epochs": 3}  # the study's, not the defaults
+    splits = [catalog.snapshot_steps(store, run, "ps-role", s)["entry"] for s in ("train", "test")]
+    for train, test in [(splits[0].iloc[0], splits[1].iloc[0]), (splits[0].iloc[-1], splits[1].iloc[-1])]:
+        for layer in (0, 1):  # as if the study had probed the last layer only (the paper preset does)
+            store.delete(find_probe(store, train, test, layer, config).key)
+    at = open_app(store.root, monkeypatch, "probes", task="ps-role", run=run)
+    assert_clean(at)
+    (chart,) = charts(at)
+    assert sorted(t["name"] for t in chart["data"]) == ["fine-tuned", "original"]
+    assert all(values(t["x"]) == [2] for t in chart["data"])
+    offer = at.info[0].value
+    assert "layer(s) 0, 1;" in offer and "hidden sizes {32}², 2 seeds" in offer
+    at.button(key="compute-probes").click().run()
+    (job,) = [j for j in jobs.list_jobs(store) if j.name.startswith("probe_layers")]
+    deadline = time.time() + 120
+    while jobs.get(store, job.id).active and time.time() < deadline:
+        time.sleep(0.2)
+    assert jobs.get(store, job.id).state == jobs.DONE, jobs.get(store, job.id).log_tail()
+    at.run()
+    assert_clean(at)
+    assert not at.info and all(values(charts(at)[0]["data"][i]["x"]) == [0, 1, 2] for i in (0, 1))
+    assert find_probe(store, splits[0].iloc[0], splits[1].iloc[0], 0, config) is not None  # with the study's settings
 
 
 @pytest.mark.slow

@@ -85,8 +85,7 @@ def analysis_steps(spec: StudySpec, store: Store, runs: list[str]) -> list[Step]
         elif row["step"] == 0 or row["final"]:
             add_directprobe(row, [last])
 
-    config = {"hidden_sizes": list(spec.probes.hidden_sizes), "seeds": list(spec.probes.seeds),
-              "max_epochs": spec.probes.max_epochs}
+    config = spec.probes.settings()
     if spec.probes.layers != "none":
         ends = snaps[(snaps["step"] == 0) | snaps["final"]]
         for (run, step, task), group in ends.groupby(["run", "step", "task"], sort=True):

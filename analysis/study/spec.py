@@ -26,6 +26,10 @@ class ProbeConfig:
         if self.layers not in ("last", "all", "none"):
             raise ValueError(f"probe layers must be 'last', 'all' or 'none', not {self.layers!r}")
 
+    def settings(self) -> dict[str, Any]:
+        """What determines each probe's result (its store key's ``config``): grid, seeds, epochs."""
+        return {"hidden_sizes": list(self.hidden_sizes), "seeds": list(self.seeds), "max_epochs": self.max_epochs}
+
 
 @dataclass(frozen=True)
 class StudySpec:
