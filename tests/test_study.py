@@ -23,8 +23,14 @@ def study(tmp_path_factory, tiny_bert, shared_data):
 
     store = Store(tmp_path_factory.mktemp("study") / "store")
     messages: list[str] = []
-    entry = run_study(spec_for(str(tiny_bert), shared_data), store, workers=2,
-                      report=lambda m, p: messages.append(m))
+    workers: set[int] = set()
+
+    def report(message, progress):
+        messages.append(message)
+        workers.add(progress.workers)
+
+    entry = run_study(spec_for(str(tiny_bert), shared_data), store, workers=2, report=report)
+    assert workers == {1, 2}, "fine-tuning runs one step at a time, the analyses two"
     return store, entry, messages
 
 
@@ -134,6 +140,8 @@ def test_time_left_uses_each_kind_of_step_at_its_own_rate():
     progress.finish(probes[1], None)
     # 3 DirectProbe steps left at 3 s per unit of cost, the MLP probe at the only measured rate.
     assert progress.seconds_left() == pytest.approx(3 * 2.0 * 3.0 + 4.0 * 3.0)
+    progress.workers = 2  # steps timed while two ran at once: the wall clock halves
+    assert progress.seconds_left() == pytest.approx((3 * 2.0 * 3.0 + 4.0 * 3.0) / 2)
     assert progress.fraction == pytest.approx(1004 / 1014)
 
 

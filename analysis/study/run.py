@@ -23,6 +23,8 @@ class StudyProgress:
     """Estimated cost not yet done, per kind of step (its action)."""
     measured: dict[str, tuple[float, float]] = field(default_factory=dict)
     """(cost, seconds) of the steps of each kind actually computed."""
+    workers: int = 1
+    """Steps running at once (set by :func:`execute`): the time left is their summed time over this."""
 
     def add(self, steps: list[Step]) -> None:
         for step in steps:
@@ -42,9 +44,9 @@ class StudyProgress:
         return self.done_cost / self.total_cost if self.total_cost else 1.0
 
     def seconds_left(self) -> float | None:
-        """Each kind of step at the rate measured on it, kinds not yet timed at the rate of those
-        that took a second or more (a fine-tuning run found finished in the store says nothing of
-        DirectProbe's speed); None until one has."""
+        """Wall-clock seconds left: each kind of step at the rate measured on it, kinds not yet timed
+        at the rate of those that took a second or more (a fine-tuning run found finished in the
+        store says nothing of DirectProbe's speed), shared by the workers; None until one has."""
         timed = [(c, t) for c, t in self.measured.values() if t >= 1.0]
         if not timed:
             return None
@@ -53,7 +55,7 @@ class StudyProgress:
         for action, todo in self.left.items():
             c, t = self.measured.get(action, (0.0, 0.0))
             left += todo * (t / c if t >= 1.0 else fallback)
-        return max(left, 0.0)
+        return max(left, 0.0) / self.workers
 
 
 Report = Callable[[str, StudyProgress], None]
@@ -83,6 +85,7 @@ def execute(steps: list[Step], store: Store, progress: StudyProgress, *, workers
             progress.finish(step, None)
         else:
             todo.append(step)
+    progress.workers = max(1, min(workers, len(todo)))
     report(f"{len(steps) - len(todo)} of {len(steps)} steps already stored", progress)
 
     def finished(step: Step, key: str, seconds: float) -> None:
