@@ -141,6 +141,23 @@ def test_labels_apart_from_all_others_are_settled_as_the_loop_would(seed: int) -
     assert_exact_partition(result, X, y)
 
 
+def test_label_pairs_without_conflicts_are_tested_one_way_only() -> None:
+    """Two labels with no conflicting points compare the same two point sets either way round, so a
+    separating plane found one way settles the other; a label with a conflict is tested both ways."""
+    rng = np.random.default_rng(5)
+    X = np.vstack([rng.normal(size=(8, 5)) + 10 * centre for centre in np.eye(5)])
+    y = np.repeat(np.arange(5), 8)
+    result = directprobe(X, y)
+    assert result.stats["free_labels"] == 5 and result.stats["label_pair_tests"] == 10
+    twin = np.array([[0.0, 0.0, 0.0, 0.0, -10.0]])
+    X, y = np.vstack([X, twin, twin]), np.r_[y, 0, 1]  # one point carrying labels 0 and 1
+    result = directprobe(X, y)
+    # 0 and 1 both ways with each other and with 2, 3, 4 (2 + 6 + 6); 2, 3, 4 among themselves once (3)
+    assert result.stats["free_labels"] == 5 and result.stats["label_pair_tests"] == 17
+    assert (result.assignment == plain_directprobe(X, y).assignment).all()
+    assert_exact_partition(result, X, y)
+
+
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 10_000), na=st.integers(1, 7), nb=st.integers(1, 7), d=st.integers(1, 5),
        shift=st.floats(0, 4))

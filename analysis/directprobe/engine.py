@@ -181,6 +181,9 @@ class Engine:
         self.supports = Supports()
         self.scratch = np.full(self.n, -1, dtype=np.int64)
         n_slots = int(self.y.max()) + 1 if self.n else 0
+        self.twinned = np.zeros(n_slots, dtype=bool)
+        """Labels with a point in a conflict (not mergeable): their pair tests are not symmetric."""
+        self.twinned[self.y[self.pinned]] = True
         self.label_sep = np.zeros((n_slots, n_slots), dtype=np.int8)
         """[a, b] = 1: a's unpinned points are separable from all of b's (verified), -1: not shown
         separable (overlapping, or left undecided), 0: not yet tried."""
@@ -382,6 +385,8 @@ class Engine:
             sep = separate(self.X[mergeable], self.X[self.y == b], tol=self.tol, max_rounds=0)
             self.counters.lp_calls += sep.lp_calls
             self.label_sep[a, b] = 1 if sep.separable else -1
+            if sep.separable and not (self.twinned[a] or self.twinned[b]):
+                self.label_sep[b, a] = 1  # the same two point sets, so b is apart from a as well
         return self.label_sep[a, b] == 1
 
     def _start(self, uid: int, members: np.ndarray, D: Cluster) -> tuple[np.ndarray, np.ndarray] | None:
