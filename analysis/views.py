@@ -188,8 +188,10 @@ def probe_settings(store: Store, run: str | None) -> dict[str, Any]:
     return PROBE_DEFAULTS if study is None else study.probe_settings
 
 
-def probe_table(store: Store, states: dict[str, tuple[str, str]], n_layers: int, run: str | None = None) -> pd.DataFrame:
-    """``layer, model_state, mean, std, majority_accuracy`` of the stored MLP probes; ``states``: name → (train, test).
+def probe_table(store: Store, states: dict[str, tuple[str, str]], n_layers: int,
+                run: str | None = None) -> pd.DataFrame:
+    """``layer, model_state, mean, std, majority_accuracy`` of the stored MLP probes; ``states``: name →
+    (train, test).
 
     Probed with :func:`probe_settings`: a study's own probes (often the last layer only) and the
     layers probed later with the same settings; pairs not probed yet are left out.
