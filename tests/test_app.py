@@ -57,6 +57,15 @@ def assert_clean(at: AppTest) -> None:
     assert not at.error, [e.value for e in at.error]
 
 
+def wait_for_job(store: Store, name: str) -> None:
+    """Wait for the one background job whose name starts with ``name`` (what a page's button started)."""
+    (job,) = [j for j in jobs.list_jobs(store) if j.name.startswith(name)]
+    deadline = time.time() + 120
+    while jobs.get(store, job.id).active and time.time() < deadline:
+        time.sleep(0.2)
+    assert jobs.get(store, job.id).state == jobs.DONE, jobs.get(store, job.id).log_tail()
+
+
 def charts(at: AppTest) -> list[dict]:
     return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
 
@@ -143,11 +152,7 @@ def test_layers_not_computed_are_computed_in_the_background(dashboard_store, mon
     at = open_app(dashboard_store.root, monkeypatch, "layers", task="trec-6", run=run, split="test")
     assert "Not computed yet" in at.info[0].value and not charts(at)
     at.button(key="compute-layers").click().run()
-    (job,) = [j for j in jobs.list_jobs(dashboard_store) if j.name.startswith("compute_layer_similarity")]
-    deadline = time.time() + 120
-    while jobs.get(dashboard_store, job.id).active and time.time() < deadline:
-        time.sleep(0.2)
-    assert jobs.get(dashboard_store, job.id).state == jobs.DONE, jobs.get(dashboard_store, job.id).log_tail()
+    wait_for_job(dashboard_store, "compute_layer_similarity")
     at.run()
     assert_clean(at)
     assert charts(at)[0]["data"][0]["type"] == "heatmap"
@@ -343,11 +348,7 @@ def test_probes_page_draws_the_stored_layers_and_offers_the_rest_with_the_studys
     offer = at.info[0].value
     assert "layer(s) 0, 1;" in offer and "hidden sizes {32}², 2 seeds" in offer
     at.button(key="compute-probes").click().run()
-    (job,) = [j for j in jobs.list_jobs(store) if j.name.startswith("probe_layers")]
-    deadline = time.time() + 120
-    while jobs.get(store, job.id).active and time.time() < deadline:
-        time.sleep(0.2)
-    assert jobs.get(store, job.id).state == jobs.DONE, jobs.get(store, job.id).log_tail()
+    wait_for_job(store, "probe_layers")
     at.run()
     assert_clean(at)
     assert not at.info and all(values(charts(at)[0]["data"][i]["x"]) == [0, 1, 2] for i in (0, 1))
