@@ -372,10 +372,11 @@ class Engine:
     # -- the overlap decision -------------------------------------------------------------------
     def _labels_apart(self, a: int, b: int) -> bool:
         """Whether label a's mergeable points are separable from all of label b's points (verified);
-        if so no merged cluster of a can overlap any cluster of b.  Tried once per ordered pair, when
-        their clusters first meet, without the LP fall-back: this is only a filter, and on near-duplicate
-        points of two labels (layer 0) HiGHS on whole labels can take minutes to say what the cluster
-        checks find anyway."""
+        if so no merged cluster of a can overlap any cluster of b.  Tried once per ordered pair (before
+        the loop, or when their clusters first meet), and once for both orders when a separating plane
+        is found and neither label has a conflicting point (then both orders compare the same sets).
+        No LP fall-back: this is only a filter, and on near-duplicate points of two labels (layer 0)
+        HiGHS on whole labels can take minutes to say what the cluster checks find anyway."""
         if self.label_sep[a, b] == 0:
             mergeable = (self.y == a) & ~self.pinned
             if not mergeable.any():  # a label of conflicting twins only: it never merges
