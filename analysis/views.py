@@ -189,14 +189,11 @@ def probe_settings(store: Store, run: str | None) -> dict[str, Any]:
 
 
 def probe_table(store: Store, states: dict[str, tuple[str, str]], n_layers: int,
-                run: str | None = None) -> pd.DataFrame:
-    """``layer, model_state, mean, std, majority_accuracy`` of the stored MLP probes; ``states``: name →
-    (train, test).
-
-    Probed with :func:`probe_settings`: a study's own probes (often the last layer only) and the
-    layers probed later with the same settings; pairs not probed yet are left out.
+                config: dict[str, Any]) -> pd.DataFrame:
+    """``layer, model_state, mean, std, majority_accuracy`` of the MLP probes stored with ``config``
+    (:func:`probe_settings`: a study's own probes, often the last layer only, and the layers probed
+    later with the same settings); ``states``: name → (train, test). Pairs not probed are left out.
     """
-    config = probe_settings(store, run)
     records = []
     for state, (train, test) in states.items():
         for layer in range(n_layers):
@@ -267,7 +264,7 @@ def study_summary(store: Store) -> pd.DataFrame:
             if len(train) and len(test):
                 states = {ORIGINAL: (train["entry"].iloc[0], test["entry"].iloc[0]),
                           FINE_TUNED: (train["entry"].iloc[-1], test["entry"].iloc[-1])}
-                probes = probe_table(store, states, last + 1, run)
+                probes = probe_table(store, states, last + 1, probe_settings(store, run))
                 probes = probes[probes["layer"] == last].set_index("model_state")["mean"]
                 if set(probes.index) == set(states):
                     row["probe accuracy"] = f"{probes[ORIGINAL]:.3f} → {probes[FINE_TUNED]:.3f}"

@@ -26,8 +26,8 @@ else:
                               "--split", "train" if train is None else "test"], "compute-probe-embed")
         st.stop()
     states = {"original": (train.key, test.key)}
-table = views.probe_table(store, states, n_layers, sel.run)
 config = views.probe_settings(store, sel.run)
+table = views.probe_table(store, states, n_layers, config)
 grid = f"hidden sizes {{{', '.join(map(str, config['hidden_sizes']))}}}², {len(config['seeds'])} seeds"
 complete = {int(l) for l, n in table["layer"].value_counts().items() if n == len(states)}
 if missing := sorted(set(range(n_layers)) - complete):
