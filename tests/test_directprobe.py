@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scipy.optimize import linprog, minimize
+from scipy.optimize import linprog
 
 from analysis.directprobe import DirectProbeResult, directprobe, spatial_similarity
 from analysis.directprobe.hulls import data_tolerance, hull_distance, lp_widest, separate
@@ -23,23 +23,40 @@ def overlap_lp(A: np.ndarray, B: np.ndarray) -> bool:
     return res.status == 2
 
 
-def brute_distance(A: np.ndarray, B: np.ndarray) -> float:
-    """Hull distance by a generic QP over the two weight simplices (SLSQP, many starts)."""
-    na, nb = len(A), len(B)
+def exact_hull_distance(A: np.ndarray, B: np.ndarray) -> float:
+    """Hull distance by enumerating every pair of faces (vertex subsets), certified by a separating plane.
 
-    def f(z: np.ndarray) -> float:
-        v = z[:na] @ A - z[na:] @ B
-        return float(v @ v)
+    The closest points of two hulls are affine combinations of a vertex subset S of A and T of B whose
+    equality-constrained least-squares problem has a unique solution, so |S| + |T| <= d + 2. Every subset pair
+    is solved exactly through its KKT system; a solution with non-negative weights is a feasible pair of
+    points, so its distance bounds the answer from above, and the least of them is the answer. The plane
+    through the closest points must separate the hulls at that distance (a dual bound), which certifies it.
+    """
+    from itertools import combinations
 
-    cons = [{"type": "eq", "fun": lambda z: z[:na].sum() - 1}, {"type": "eq", "fun": lambda z: z[na:].sum() - 1}]
-    best = np.inf
-    rng = np.random.default_rng(0)
-    for _ in range(5):
-        z0 = np.r_[rng.dirichlet(np.ones(na)), rng.dirichlet(np.ones(nb))]
-        res = minimize(f, z0, bounds=[(0, 1)] * (na + nb), constraints=cons, method="SLSQP",
-                       options={"ftol": 1e-15, "maxiter": 1000})
-        best = min(best, res.fun)
-    return float(np.sqrt(max(best, 0.0)))
+    d = A.shape[1]
+    best, pair = np.inf, None
+    for k in range(1, min(len(A), d + 1) + 1):
+        for S in combinations(range(len(A)), k):
+            for m in range(1, min(len(B), d + 2 - k) + 1):
+                for T in combinations(range(len(B)), m):
+                    P = np.vstack([A[list(S)], -B[list(T)]])
+                    C = np.zeros((2, k + m))
+                    C[0, :k] = C[1, k:] = 1
+                    kkt = np.block([[2 * P @ P.T, C.T], [C, np.zeros((2, 2))]])
+                    z = np.linalg.lstsq(kkt, np.r_[np.zeros(k + m), 1.0, 1.0], rcond=None)[0][: k + m]
+                    if z.min() < -1e-12 or not np.allclose(C @ z, 1.0, atol=1e-12, rtol=0):
+                        continue
+                    z = np.clip(z, 0, None)
+                    a, b = z[:k] @ A[list(S)] / z[:k].sum(), z[k:] @ B[list(T)] / z[k:].sum()
+                    dist = float(np.linalg.norm(a - b))
+                    if dist < best:
+                        best, pair = dist, (a, b)
+    a, b = pair
+    if best > 1e-9:
+        w = (a - b) / best
+        assert best - ((A @ w).min() - (B @ w).max()) <= 1e-9 * max(1.0, best), "reference not certified"
+    return best
 
 
 def clusters_of(result: DirectProbeResult, X: np.ndarray) -> list[np.ndarray]:
@@ -161,13 +178,13 @@ def test_label_pairs_without_conflicts_are_tested_one_way_only() -> None:
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 10_000), na=st.integers(1, 7), nb=st.integers(1, 7), d=st.integers(1, 5),
        shift=st.floats(0, 4))
-def test_hull_distance_matches_brute_force_qp(seed: int, na: int, nb: int, d: int, shift: float) -> None:
+def test_hull_distance_matches_exact_face_enumeration(seed: int, na: int, nb: int, d: int, shift: float) -> None:
     rng = np.random.default_rng(seed)
     A = rng.normal(size=(na, d))
     B = rng.normal(size=(nb, d)) + shift
     dist = hull_distance(A, B)
     assert dist.lower <= dist.upper + 1e-12
-    assert dist.upper == pytest.approx(brute_distance(A, B), abs=1e-5)
+    assert dist.upper == pytest.approx(exact_hull_distance(A, B), abs=1e-8)
     assert (dist.upper > 1e-9) == (not overlap_lp(A, B))
 
 
@@ -182,7 +199,7 @@ def test_distance_tables_cover_every_pair_of_singletons_and_clusters() -> None:
             if labels[i] == labels[j]:
                 assert np.isnan(upper[i, j]) and np.isnan(lower[i, j])
             else:
-                assert upper[i, j] == pytest.approx(brute_distance(clusters[i], clusters[j]), abs=1e-6)
+                assert upper[i, j] == pytest.approx(exact_hull_distance(clusters[i], clusters[j]), abs=1e-9)
                 assert lower[i, j] <= upper[i, j] == upper[j, i]
     assert by_label[0, 1] == np.nanmin(upper[np.ix_(labels == 0, labels == 1)]) == upper[1, 7] == 0.0
     assert minimum[2] == np.nanmin(by_label[2]) and np.isnan(minimum[3])
