@@ -29,6 +29,7 @@ PAGES = {
 }
 
 page = st.navigation(PAGES, position="top")
+ui.refresh_listings()
 st.session_state["_selection"] = ui.sidebar_selection()
 ui.chrome_controls()
 try:

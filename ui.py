@@ -37,6 +37,23 @@ def _store(root: str) -> Store:
     return Store(root)
 
 
+_generations: dict[str, tuple[int, int]] = {}
+
+
+def refresh_listings() -> None:
+    """Drop the cached store listings as soon as an entry lands or leaves, so a finished job shows at once.
+
+    The listings also expire after a few seconds, which covers what changes outside the entries folder
+    (a run's record during training).
+    """
+    current = store()
+    generation = current.generation()
+    if _generations.get(str(current.root)) != generation:
+        _generations[str(current.root)] = generation
+        for listing in LISTINGS:
+            listing.clear()
+
+
 @st.cache_data(ttl=3, show_spinner=False)
 def studies(root: str) -> pd.DataFrame:
     """The (model, task) pairs the store holds; refreshed every few seconds so finished jobs show up."""
@@ -440,3 +457,8 @@ def ensure_app() -> None:
            for p in ctx.pages_manager.get_pages().values()):
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+LISTINGS = (studies, study_summary, entry_table, study_runs, snapshot_splits, snapshot_steps, layer_similarity,
+            clusters, missing_directprobe)
+"""The cached store listings that :func:`refresh_listings` drops when an entry lands."""

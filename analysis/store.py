@@ -223,6 +223,15 @@ class Store:
         for d in (self.entries, self.tmp, self.locks):
             d.mkdir(parents=True, exist_ok=True)
 
+    def generation(self) -> tuple[int, int]:
+        """Changes whenever an entry lands or leaves (the entries folder's mtime and link count, one ``stat``):
+        lets readers drop stale listings."""
+        try:
+            info = self.entries.stat()
+        except FileNotFoundError:
+            return (0, 0)
+        return (info.st_mtime_ns, info.st_nlink)
+
     def has(self, key: str) -> bool:
         return (self.entries / key / META).is_file()
 

@@ -124,3 +124,13 @@ def test_cli_lists_entries_with_options_before_or_after_the_action(store, capsys
         assert main(argv) == 0
         out = json.loads(capsys.readouterr().out)
         assert [e["kind"] for e in out["entries"]] == ["demo"]
+
+
+def test_generation_changes_when_an_entry_lands_or_leaves(store):
+    before = store.generation()
+    with store.create("embed", SPEC) as w:
+        w.save_array("labels", np.arange(3))
+    landed = store.generation()
+    assert landed != before
+    store.delete(make_key("embed", SPEC))
+    assert store.generation() not in (before, landed)
