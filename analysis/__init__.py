@@ -3,4 +3,4 @@
 Never imports Streamlit: every figure of the dashboard comes from a function here that a test
 or the CLI (``python -m analysis``) can call.
 """
-__version__ = "0.1.0"
+__version__ = "0.2.0"
