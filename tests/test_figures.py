@@ -12,13 +12,56 @@ from analysis.colors import PALETTE, label_colors, nth_color
 from analysis.report import ReportItem, build_report
 
 
-def test_label_colours_are_stable_distinct_and_unbounded():
-    names = [f"L{i}" for i in range(120)]
+def cielab(hexes: list[str]) -> np.ndarray:
+    """sRGB hex colours in CIELAB (D65), for perceptual distances."""
+    rgb = np.array([[int(h[i:i + 2], 16) / 255 for i in (1, 3, 5)] for h in hexes])
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    xyz = linear @ np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]).T
+    xyz /= np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.c_[116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])]
+
+
+def min_color_distance(hexes: list[str]) -> float:
+    lab = cielab(hexes)
+    d = np.linalg.norm(lab[:, None] - lab[None], axis=-1)
+    np.fill_diagonal(d, np.inf)
+    return float(d.min())
+
+
+def test_label_colours_are_stable_and_distinct():
+    names = [f"L{i}" for i in range(256)]
     colors = label_colors(names)
     assert colors == label_colors(names)
     assert len(set(colors.values())) == len(names)
     assert label_colors(names[:5]) == {n: colors[n] for n in names[:5]}
     assert nth_color(0) == PALETTE[0]
+    assert min_color_distance(list(colors.values())[:50]) > 15  # ADJ and VERB were both blue (ΔE 5) before
+
+
+def test_every_label_figure_keeps_fifty_labels_apart():
+    """Every figure that colours by label (Embeddings, Distances, Centroid paths and their shifts) draws 50
+    labels in 50 perceptually distinct colours, each label in its inventory colour."""
+    names = [f"label-{i}" for i in range(50)]
+    colors = label_colors(names)
+    rng = np.random.default_rng(0)
+    steps = pd.DataFrame([(s, n) for n in names for s in (0, 10)], columns=["step", "label"])
+    figs = {
+        "embedding": figures.embedding_figure(pd.DataFrame(rng.normal(size=(500, 2)), columns=["x", "y"]).assign(
+            label=np.repeat(names, 10), word="w", context="c"), colors),
+        "distances": figures.min_distance_figure(steps.assign(min_distance=rng.random(len(steps))), colors),
+        "centroids": figures.centroid_paths_figure(steps.assign(pc1=rng.normal(size=len(steps)),
+                                                                pc2=rng.normal(size=len(steps))), colors),
+        "shifts": figures.shift_figure(pd.DataFrame({"label": names, "pc1": rng.normal(size=50),
+                                                     "pc2": rng.normal(size=50), "shift_norm": 1.0}), colors),
+    }
+    for page, fig in figs.items():
+        drawn = {}
+        for trace in fig.data:
+            if trace.name in colors:
+                drawn[trace.name] = trace.marker.color if trace.type == "scattergl" else trace.line.color
+        assert drawn == colors, page
+        assert min_color_distance(list(drawn.values())) > 15, page
 
 
 def points(n: int, dims: int = 2) -> pd.DataFrame:
