@@ -14,7 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analysis import catalog, figures, jobs, views
+from analysis import catalog, figures, jobs, paper, views
 from analysis.colors import label_colors
 from analysis.config import store_dir
 from analysis.store import Entry, Store
@@ -68,6 +68,21 @@ def study_summary(root: str) -> pd.DataFrame:
 @st.cache_data(ttl=3, show_spinner=False)
 def entry_table(root: str) -> pd.DataFrame:
     return catalog.store_table(Store(root))
+
+
+@st.cache_data(ttl=3, show_spinner=False)
+def stored_studies(root: str) -> pd.DataFrame:
+    from analysis.study import list_studies
+
+    return list_studies(Store(root))
+
+
+@st.cache_data(show_spinner="Checking the paper's findings…", max_entries=16)
+def study_findings(root: str, key: str) -> pd.DataFrame:
+    """The paper's findings against one stored study (entries never change: cached for good)."""
+    from analysis.findings import study_findings
+
+    return study_findings(Store(root), key)
 
 
 @st.cache_data(ttl=3, show_spinner=False)
@@ -368,6 +383,21 @@ def layer_similarity(root: str, run: str, task: str, split: str) -> pd.DataFrame
     return views.layer_similarity(Store(root), run, task, split)
 
 
+def paper_beside(task: str, model: str, measures: Sequence[str]) -> None:
+    """The paper's Table-7 values of ``measures`` for this task, one row per paper model (last layer), in an
+    expander beside our figure; nothing for a task the paper does not report."""
+    parts = [paper.published(task, m).set_index("model").add_prefix(f"{paper.MEASURES[m]}, ") for m in measures]
+    if parts[0].empty:
+        return
+    table = pd.concat(parts, axis=1).reset_index()
+    ours = paper.paper_model(model)
+    with st.expander(f"The paper's values: {paper.PAPER_TASKS[task]}, last layer (Table 7)"):
+        st.dataframe(table, hide_index=True, width="stretch")
+        st.caption(f"{paper.CITATION}, Table 7; probe accuracy as a fraction. "
+                   + (f"This study's model is the paper's **{ours}**." if ours else
+                      f"The paper did not run {short_name(model)}: compare trends, not values."))
+
+
 def last_line(job: jobs.Job) -> str:
     """The last line a job printed (its error message when it failed)."""
     lines = job.log_tail(2000).strip().splitlines()
@@ -459,6 +489,6 @@ def ensure_app() -> None:
         st.rerun()
 
 
-LISTINGS = (studies, study_summary, entry_table, study_runs, snapshot_splits, snapshot_steps, layer_similarity,
+LISTINGS = (studies, stored_studies, study_summary, entry_table, study_runs, snapshot_splits, snapshot_steps, layer_similarity,
             clusters, missing_directprobe)
 """The cached store listings that :func:`refresh_listings` drops when an entry lands."""

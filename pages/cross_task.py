@@ -2,7 +2,7 @@
 import streamlit as st
 
 import ui
-from analysis import catalog, views
+from analysis import catalog, paper, views
 from analysis.figures import cross_task_figure
 
 ui.ensure_app()
@@ -35,3 +35,7 @@ ui.show_figure(cross_task_figure(table, value, f"{sel.model_short} · layer {sel
                caption="Rows: the task fine-tuned on; columns: the task whose labels are measured (DirectProbe minimum "
                        "distances, first vs last snapshot).")
 st.dataframe(table, hide_index=True, width="stretch")
+if "ps-fxn" in set(table["analysed_task"]):
+    with st.expander("The paper's values: BERT-base fine-tuned on each task, PS-fxn measured (Table 5)"):
+        st.dataframe(paper.table5(), hide_index=True, width="stretch")
+        st.caption(f"{paper.CITATION}, Table 5, last layer; an empty fine_tuned_on is the original model.")

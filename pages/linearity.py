@@ -25,3 +25,4 @@ ui.show_figure(linearity_figure(table, f"{where}: DirectProbe clusters per layer
                caption="A representation is linearly separable for the task when DirectProbe needs exactly one "
                        "cluster per label (the dashed line); more clusters mean a more complex geometry.")
 st.dataframe(table, hide_index=True, width="stretch")
+ui.paper_beside(sel.task, sel.model, ["n_clusters", "is_linear", "train_test_similarity"])

@@ -9,6 +9,30 @@ ui.ensure_app()
 
 FIRST_STUDY = ["embed", "--task", "trec-6", "--split", "test"]
 
+VERDICT_ICONS = {"reproduced": "✅ reproduced", "not reproduced": "❌ not reproduced",
+                 "not computed": "⏳ not computed", "n/a": "➖ not applicable"}
+
+
+def findings_panel() -> None:
+    """The paper's five findings against one stored study: whether it reproduces each, and the evidence."""
+    stored = ui.stored_studies(str(store.root))
+    if stored.empty:
+        return
+    st.subheader("The paper's findings", anchor=False)
+    names = {r.key: f"{ui.short_name(r.model)} · {r.task} · seeds {r.seeds} · {r.optimizer}" for r in
+             stored.iloc[::-1].itertuples()}
+    key = st.selectbox("Study", list(names), format_func=names.get, key="findings-study")
+    table = ui.study_findings(str(store.root), key)
+    st.dataframe(table.assign(verdict=table["verdict"].map(VERDICT_ICONS)), hide_index=True, width="stretch",
+                 column_config={"number": st.column_config.NumberColumn("#", width="small"),
+                                "claim": st.column_config.TextColumn("the paper's finding", width="large"),
+                                "evidence": st.column_config.TextColumn("this study", width="large")})
+    st.caption("Findings of Zhou & Srikumar (2022), in the paper's order, judged on the study's tables: "
+               "train–test divergence (last linear layer), clusters of non-linear layers, the last layer's "
+               "minimum distances, the tasks recorded alongside, and every layer's spatial similarity to the "
+               "original at the last snapshot.")
+
+
 store = ui.store()
 st.title("How fine-tuning changes BERT's representation geometry", anchor=False)
 table = ui.studies(str(store.root))
@@ -44,6 +68,7 @@ else:
     })
     st.caption("Empty cells are not computed yet: open the page that needs them (Linearity, Probes, Layers) "
                "for a one-click computation, or start work from **Runs**.")
+    findings_panel()
     with st.expander("Every store entry"):
         st.dataframe(ui.entry_table(str(store.root)), hide_index=True, width="stretch")
 

@@ -41,3 +41,4 @@ where = sel.where.split(",")[0]
 ui.show_figure(probe_figure(table, f"{where}: probe accuracy per layer"), f"probes-{sel.model_short}-{sel.task}",
                data=table, caption=f"Mean test accuracy of a two-hidden-layer MLP probe ({grid}; error bars: "
                                    "standard deviation over seeds); size chosen on a dev split carved from train.")
+ui.paper_beside(sel.task, sel.model, ["probe_accuracy"])

@@ -406,3 +406,50 @@ def test_probes_page_with_stored_probes(dashboard_store, tmp_path, monkeypatch):
     at = open_app(dashboard_store.root, monkeypatch, "probes", task="trec-6", run=run)
     assert_clean(at)
     assert sorted(t["name"] for t in charts(at)[0]["data"]) == ["fine-tuned", "original"]
+
+
+def frame_with(at: AppTest, column: str):
+    (table,) = [d.value for d in at.dataframe if column in d.value.columns]
+    return table
+
+
+def test_paper_values_shown_equal_the_published_csv(dashboard_store, monkeypatch, shared_data):
+    import pandas as pd
+
+    published = pd.read_csv(shared_data.parent / "paper" / "zhou2022_table7.csv")
+    published = published[published["task"] == "PS-role"].set_index(["model", "state"])
+    params = {"task": "ps-role", "run": a_run(dashboard_store, task="ps-role"), "split": "train"}
+    at = open_app(dashboard_store.root, monkeypatch, "probes", **params)
+    assert_clean(at)
+    shown = frame_with(at, "MLP probe accuracy, original").set_index("model")
+    assert list(shown.index) == ["bert-tiny", "bert-mini", "bert-small", "bert-medium", "bert-base"]
+    for model, row in shown.iterrows():
+        for state in ("original", "fine-tuned"):
+            assert row[f"MLP probe accuracy, {state}"] * 100 == pytest.approx(published.loc[(model, state),
+                                                                                           "probe_accuracy"])
+    at = open_app(dashboard_store.root, monkeypatch, "linearity", **params)
+    shown = frame_with(at, "DirectProbe clusters, original").set_index("model")
+    for model, row in shown.iterrows():
+        for state in ("original", "fine-tuned"):
+            expected = published.loc[(model, state)]
+            assert row[f"DirectProbe clusters, {state}"] == expected["n_clusters"]
+            assert row[f"linear, {state}"] == (expected["is_linear"] == "Y")
+            similarity = row[f"train–test spatial similarity, {state}"]
+            assert similarity == expected["train_test_similarity"] or (np.isnan(similarity) and
+                                                                       np.isnan(expected["train_test_similarity"]))
+
+
+def test_overview_judges_the_papers_findings_on_a_study(dashboard_store, monkeypatch):
+    from analysis.study import list_studies, study_table
+
+    at = open_app(dashboard_store.root, monkeypatch)
+    assert_clean(at)
+    findings = frame_with(at, "claim")
+    assert findings["number"].tolist() == [1, 2, 3, 4, 5]
+    # finding 3 from the study's own minimum-distance table: the mean over labels, first vs last snapshot
+    dynamics = study_table(dashboard_store, list_studies(dashboard_store)["key"].iloc[0], "dynamics")
+    per_step = dynamics.groupby("step")["min_distance"].mean()
+    third = findings.iloc[2]
+    assert f"{per_step.iloc[0]:.3f} → {per_step.iloc[-1]:.3f}" in third["evidence"]
+    assert third["verdict"] == ("❌ not reproduced" if per_step.iloc[-1] <= per_step.iloc[0] else "✅ reproduced")
+    assert findings.iloc[3]["evidence"].startswith("ps-role → ps-fxn")
