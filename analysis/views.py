@@ -242,39 +242,51 @@ def cross_task(store: Store, pairs: pd.DataFrame, layer: int) -> pd.DataFrame:
 # ---------------------------------------------------------------- the Overview's summary
 
 def study_summary(store: Store) -> pd.DataFrame:
-    """Table-7-style summary per (model, task), at the last layer of its first finished run: #clusters
-    (train split where the run has one) and probe accuracy before → after fine-tuning, and what is
-    computed ("—" where not computed yet)."""
+    """Table-7-style summary per (model, task), at the last layer: #clusters (train split where the run has
+    one) and probe accuracy before → after fine-tuning, from the finished run with the most results (a
+    study's run first; named in ``run``), and what is computed ("—" where not computed yet)."""
     table = studies(store)
+    in_studies = {r for e in store.ls("study") for r in e.summary.get("runs", [])}
     rows = []
     for study in table.itertuples():
-        row = {"clusters": None, "probe accuracy": None, "DirectProbe": 0, "layer similarity": "–"}
         runs = study_runs(store, study.model, study.task)
         done = runs[runs["status"] == "done"]
         last = int(study.n_layers) - 1
+        candidates = [_run_summary(store, run, study.task, last)
+                      for run in sorted(done["run"], key=lambda r: r not in in_studies)]
+        row = max(candidates, key=lambda c: sum(v is not None for v in c.values()), default={})
+        row = {"run": None, "clusters": None, "probe accuracy": None} | row
         if len(done):
-            run = done["run"].iloc[0]
-            train = snapshot_steps(store, run, study.task, "train")
-            test = snapshot_steps(store, run, study.task, "test")
-            split, steps = ("train", train) if len(train) else ("test", test)
-            lin = linearity(store, steps["entry"].iloc[0], steps["entry"].iloc[-1], run, study.task, split)
-            lin = lin[lin["layer"] == last] if len(lin) else lin
-            if len(lin) and lin[["n_clusters_original", "n_clusters_fine_tuned"]].notna().all(axis=None):
-                row["clusters"] = f"{lin['n_clusters_original'].iloc[0]:.0f} → {lin['n_clusters_fine_tuned'].iloc[0]:.0f}"
-            if len(train) and len(test):
-                states = {ORIGINAL: (train["entry"].iloc[0], test["entry"].iloc[0]),
-                          FINE_TUNED: (train["entry"].iloc[-1], test["entry"].iloc[-1])}
-                probes = probe_table(store, states, last + 1, probe_settings(store, run))
-                probes = probes[probes["layer"] == last].set_index("model_state")["mean"]
-                if set(probes.index) == set(states):
-                    row["probe accuracy"] = f"{probes[ORIGINAL]:.3f} → {probes[FINE_TUNED]:.3f}"
             with_table = sum(layer_similarity(store, r, study.task, "train") is not None
                              or layer_similarity(store, r, study.task, "test") is not None for r in done["run"])
             row["layer similarity"] = f"{with_table}/{len(done)} runs"
         row["DirectProbe"] = sum(1 for e in store.ls("directprobe")
                                  if (e.summary.get("model"), e.summary.get("task")) == (study.model, study.task))
         rows.append(row)
-    return pd.concat([table, pd.DataFrame(rows, index=table.index).fillna("—")], axis=1)
+    columns = ["run", "clusters", "probe accuracy", "layer similarity", "DirectProbe"]
+    return pd.concat([table, pd.DataFrame(rows, index=table.index, columns=columns).fillna("—")], axis=1)
+
+
+def _run_summary(store: Store, run: str, task: str, last: int) -> dict[str, Any]:
+    """One finished run's #clusters and probe accuracy at the last layer, before → after (None: not stored)."""
+    row: dict[str, Any] = {"run": run, "clusters": None, "probe accuracy": None}
+    train = snapshot_steps(store, run, task, "train")
+    test = snapshot_steps(store, run, task, "test")
+    split, steps = ("train", train) if len(train) else ("test", test)
+    if not len(steps):
+        return row
+    lin = linearity(store, steps["entry"].iloc[0], steps["entry"].iloc[-1], run, task, split)
+    lin = lin[lin["layer"] == last] if len(lin) else lin
+    if len(lin) and lin[["n_clusters_original", "n_clusters_fine_tuned"]].notna().all(axis=None):
+        row["clusters"] = f"{lin['n_clusters_original'].iloc[0]:.0f} → {lin['n_clusters_fine_tuned'].iloc[0]:.0f}"
+    if len(train) and len(test):
+        states = {ORIGINAL: (train["entry"].iloc[0], test["entry"].iloc[0]),
+                  FINE_TUNED: (train["entry"].iloc[-1], test["entry"].iloc[-1])}
+        probes = probe_table(store, states, last + 1, probe_settings(store, run))
+        probes = probes[probes["layer"] == last].set_index("model_state")["mean"]
+        if set(probes.index) == set(states):
+            row["probe accuracy"] = f"{probes[ORIGINAL]:.3f} → {probes[FINE_TUNED]:.3f}"
+    return row
 
 
 # ---------------------------------------------------------------- background computations the pages offer

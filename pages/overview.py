@@ -61,8 +61,10 @@ else:
     st.dataframe(summary, hide_index=True, width="stretch", column_config={
         "n_labels": st.column_config.NumberColumn("labels"), "n_targets": st.column_config.NumberColumn("targets"),
         "n_layers": st.column_config.NumberColumn("layers"), "dim": st.column_config.NumberColumn("dim"),
+        "run": st.column_config.TextColumn("from run", help="the finished run the numbers come from: the one with "
+                                           "the most results, a study's run first"),
         "clusters": st.column_config.TextColumn("#clusters, last layer", help="DirectProbe clusters before → after "
-                                                "fine-tuning (first finished run); empty: not computed yet"),
+                                                "fine-tuning; empty: not computed yet"),
         "probe accuracy": st.column_config.TextColumn("probe accuracy, last layer", help="before → after"),
         "DirectProbe": st.column_config.NumberColumn("DirectProbe results", help="stored (entry, layer) results"),
     })

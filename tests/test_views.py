@@ -64,3 +64,22 @@ def test_layer_similarity_outside_a_study_is_computed_the_same_way_and_stored_on
                                       check_dtype=False)
     finally:
         store.delete(key)
+
+
+def test_summary_takes_the_run_with_results_not_the_first_one(dashboard_store, tiny_bert, shared_data, tmp_path):
+    """A second PS-role run with nothing analysed must not hide the study run's clusters and probe accuracy."""
+    import shutil
+
+    from analysis.finetune import SnapshotOptions, TrainOptions, finetune
+
+    store = Store(tmp_path / "store")
+    shutil.copytree(dashboard_store.root, store.root)
+    finetune("ps-role", str(tiny_bert), seed=7, store=store, data_dir=shared_data,
+             options=TrainOptions(steps=2, batch_size=32, lr=1e-3), snapshots=SnapshotOptions(epochs=0))
+    runs = list_runs(store).query("task == 'ps-role' and status == 'done'")
+    assert len(runs) == 2
+    row = views.study_summary(store).query("task == 'ps-role'").iloc[0]
+    (study_run,) = [r for r in runs["run"] if views.run_study(store, r) is not None]
+    assert row["run"] == study_run
+    assert "→" in row["clusters"] and "→" in row["probe accuracy"]
+    assert row["layer similarity"] == "1/2 runs"
