@@ -196,7 +196,11 @@ def synced_flag(label: str, key: str, **kwargs: Any) -> bool:
 
 
 def sidebar_selection() -> Selection | None:
-    """The study pickers (only what the store holds is offered); ``None`` when the store has no study."""
+    """The study pickers (only what the store holds is offered); ``None`` when the store has no study.
+
+    Without choices in the URL, the first view is a finished run's last snapshot at the last layer: what
+    fine-tuning made, not the pre-trained model's embedding layer.
+    """
     root = str(store().root)
     table = studies(root)
     if table.empty:
@@ -209,7 +213,9 @@ def sidebar_selection() -> Selection | None:
         task = synced(st.selectbox, "Task", "task", sorted(tasks["task"].unique()))
         runs = study_runs(root, model, task)
         labels = {NO_RUN: "pre-trained (no fine-tuning)"} | dict(zip(runs["run"], runs["label"]))
+        finished = runs[runs["status"] == "done"]["run"]
         run = synced(st.selectbox, "Fine-tuning run", "run", list(labels), format_func=labels.get,
+                     default=finished.iloc[0] if len(finished) else NO_RUN,
                      help="Runs of this model on this task in the store; start more from Runs.")
         if run != NO_RUN:
             status = runs.set_index("run").loc[run]
@@ -225,14 +231,16 @@ def sidebar_selection() -> Selection | None:
         found = catalog.find_embed(store(), model, task, split) if steps is None else None
         step = None
         if steps is not None and len(steps):
-            step = int(synced(st.select_slider, "Snapshot (update)", "step", [int(x) for x in steps["step"]],
+            choices = [int(x) for x in steps["step"]]
+            step = int(synced(st.select_slider, "Snapshot (update)", "step", choices, default=choices[-1],
                               help="Training update of the snapshot; 0 is the model before fine-tuning."))
             found = store()[steps.set_index("step").loc[step, "entry"]]
         if found is None:
             st.warning("Nothing stored for this choice yet.")
             return None
         n_layers = int(found.summary["n_layers"])
-        layer = synced(st.select_slider, "Layer", "layer", list(range(n_layers)), help="0 = embedding layer")
+        layer = synced(st.select_slider, "Layer", "layer", list(range(n_layers)), default=n_layers - 1,
+                       help="0 = embedding layer")
     return Selection(model=model, task=task, split=split, layer=int(layer), entry=found, run=run, step=step,
                      steps=steps)
 

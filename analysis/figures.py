@@ -35,9 +35,34 @@ def export_config(filename: str, fmt: Literal["png", "svg"] = "png", scale: int 
     return {"displaylogo": False, "toImageButtonOptions": {"format": fmt, "filename": filename, "scale": scale}}
 
 
+class FlatError(ValueError):
+    """The points do not spread: a projection would draw only rounding noise."""
+
+
+RESOLUTION = 1e-5
+"""Spreads below this share of the values' magnitude are float32 rounding, not geometry."""
+
+
+def check_spread(X: np.ndarray) -> None:
+    """Raise :class:`FlatError`, in words, when every point coincides or their spread is below float32 resolution
+    (e.g. the ``[CLS]`` vectors of layer 0, which do not depend on the sentence)."""
+    X = np.asarray(X)
+    spread = float(np.ptp(X, axis=0).max()) if X.size else 0.0
+    if spread == 0.0:
+        raise FlatError(f"all {len(X):,} points coincide, so there is no geometry to draw")
+    scale = float(np.abs(X).max())
+    if spread <= RESOLUTION * scale:
+        raise FlatError(f"the {len(X):,} points differ by at most {spread:.1e} at values up to {scale:.2g}: "
+                        "below float32 resolution, so a projection would draw rounding noise")
+
+
 def project(X: np.ndarray, method: Literal["pca", "umap"] = "pca", dims: int = 2, seed: int = 0) -> np.ndarray:
-    """Every row of X in ``dims`` dimensions (PCA, or UMAP when installed); float32, no sampling."""
+    """Every row of X in ``dims`` dimensions (PCA, or UMAP when installed); float32, no sampling.
+
+    Raises :class:`FlatError` when the points do not spread (:func:`check_spread`).
+    """
     X = np.asarray(X, dtype=np.float32)
+    check_spread(X)
     dims = min(dims, *X.shape)
     if method == "pca":
         from sklearn.decomposition import PCA

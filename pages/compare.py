@@ -4,7 +4,7 @@ import streamlit as st
 import ui
 from analysis import catalog
 from analysis.colors import label_colors
-from analysis.figures import embedding_figure, shared_ranges
+from analysis.figures import FlatError, embedding_figure, shared_ranges
 
 ui.ensure_app()
 
@@ -54,7 +54,11 @@ def describe(entry, layer: int) -> str:
 
 
 views = [(sel.entry, sel.layer), (right_entry, layer)]
-points = [ui.projection(root, e.key, lay, method, 2).join(ui.targets(root, e.key)) for e, lay in views]
+try:
+    points = [ui.projection(root, e.key, lay, method, 2).join(ui.targets(root, e.key)) for e, lay in views]
+except FlatError as exc:
+    st.info(f"**Nothing to compare:** {exc}. Pick another layer or snapshot.", icon=":material/blur_off:")
+    st.stop()
 figs = [embedding_figure(p, label_colors(e.summary["label_names"]), "label", describe(e, lay))
         for p, (e, lay) in zip(points, views)]
 shared_ranges(figs, points)

@@ -4,7 +4,7 @@ import streamlit as st
 import ui
 from analysis import jobs
 from analysis.colors import cluster_colors
-from analysis.figures import embedding_figure
+from analysis.figures import FlatError, embedding_figure
 
 ui.ensure_app()
 
@@ -28,7 +28,12 @@ with c3:
                       {"entries": [sel.entry.key], "layers": [sel.layer]}, f"DirectProbe {sel.slug}")
             st.toast("DirectProbe started; the cluster colouring appears when it is done.")
 
-points = ui.projection(root, sel.entry.key, sel.layer, method, dims).join(ui.targets(root, sel.entry.key))
+try:
+    points = ui.projection(root, sel.entry.key, sel.layer, method, dims).join(ui.targets(root, sel.entry.key))
+except FlatError as exc:
+    st.info(f"**Nothing to draw at layer {sel.layer}:** {exc}. Pick a higher layer or a fine-tuning snapshot.",
+            icon=":material/blur_off:")
+    st.stop()
 colors = sel.colors
 if color_by == "cluster" and clusters:
     assigned, names, labels = clusters

@@ -112,10 +112,11 @@ def test_a_run_offers_its_snapshots_and_they_change_the_view(dashboard_store, mo
     assert_clean(at)
     assert at.sidebar.selectbox(key="split").options == ["train", "test"]
     assert at.sidebar.select_slider(key="step").options == ["0", "2", "4"]
+    assert at.query_params["step"] == "4"  # the last snapshot first
     before = values(charts(at)[0]["data"][0]["x"])
-    at.sidebar.select_slider(key="step").set_value(4).run()
-    assert at.query_params["step"] == "4"
-    assert "update 4" in charts(at)[0]["layout"]["title"]["text"]
+    at.sidebar.select_slider(key="step").set_value(0).run()
+    assert at.query_params["step"] == "0"
+    assert "update 0" in charts(at)[0]["layout"]["title"]["text"]
     assert values(charts(at)[0]["data"][0]["x"]) != before
 
 
@@ -191,14 +192,15 @@ def test_embeddings_widgets_change_the_view(dashboard_store, monkeypatch):
     assert sum(len(values(t["x"])) for t in first["data"]) == 499  # every target, no sampling
     assert [t["name"] for t in first["data"]][:2] == ["ABBR", "DESC"]
 
-    at.sidebar.select_slider(key="layer").set_value(2).run()
-    assert at.title[0].value == "Embeddings · layer 2"
+    assert at.title[0].value == "Embeddings · layer 2"  # the last layer first
+    at.sidebar.select_slider(key="layer").set_value(1).run()
+    assert at.title[0].value == "Embeddings · layer 1"
     assert values(charts(at)[0]["data"][0]["x"]) != values(first["data"][0]["x"])
 
     at.radio(key="dims").set_value(3).run()
     assert_clean(at)
     assert {t["type"] for t in charts(at)[0]["data"]} == {"scatter3d"}
-    assert at.query_params["task"] == "trec-6" and at.query_params["layer"] == "2" and at.query_params["dims"] == "3"
+    assert at.query_params["task"] == "trec-6" and at.query_params["layer"] == "1" and at.query_params["dims"] == "3"
 
 
 def test_url_parameters_restore_a_view(dashboard_store, monkeypatch):
@@ -242,7 +244,7 @@ def test_figures_collect_into_the_report(dashboard_store, monkeypatch):
     at.switch_page("pages/report.py").run()
     assert_clean(at)
     titles = [t.value for t in at.text_input if t.key.startswith("title-")]
-    assert len(titles) == 1 and titles[0].endswith("layer 0 · PCA")
+    assert len(titles) == 1 and titles[0].endswith("layer 2 · PCA")
     assert at.get("download_button")
 
 
@@ -453,3 +455,10 @@ def test_overview_judges_the_papers_findings_on_a_study(dashboard_store, monkeyp
     assert f"{per_step.iloc[0]:.3f} → {per_step.iloc[-1]:.3f}" in third["evidence"]
     assert third["verdict"] == ("❌ not reproduced" if per_step.iloc[-1] <= per_step.iloc[0] else "✅ reproduced")
     assert findings.iloc[3]["evidence"].startswith("ps-role → ps-fxn")
+
+
+def test_a_layer_whose_points_coincide_is_described_not_drawn(dashboard_store, monkeypatch):
+    at = open_app(dashboard_store.root, monkeypatch, "embeddings", task="trec-6", split="test", layer="0")
+    assert_clean(at)
+    assert not charts(at)
+    assert "Nothing to draw at layer 0" in at.info[0].value and "coincide" in at.info[0].value

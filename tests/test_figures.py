@@ -139,3 +139,15 @@ def test_report_is_one_self_contained_html_file():
     assert html.count("Plotly.newPlot") == 2
     assert "Figure 1. Layer 3 &lt;PCA&gt;" in html and "<p>Second &amp; last.</p>" in html
     assert len(html) > 3_000_000  # plotly.js itself is inlined
+
+
+def test_points_that_do_not_spread_are_refused_in_words():
+    rng = np.random.default_rng(0)
+    same = np.tile(rng.normal(size=(1, 384)).astype(np.float32), (499, 1))
+    with pytest.raises(figures.FlatError, match="all 499 points coincide"):
+        figures.project(same)
+    noise = same + rng.normal(scale=1e-7, size=same.shape).astype(np.float32)  # rounding-size differences
+    with pytest.raises(figures.FlatError, match="below float32 resolution"):
+        figures.project(noise)
+    spread = same + rng.normal(scale=1e-2, size=same.shape).astype(np.float32)
+    assert figures.project(spread).shape == (499, 2)
