@@ -8,6 +8,8 @@ from typing import Literal
 
 import numpy as np
 
+from ..config import DATA_ROOTS_ENV, within_roots
+
 TargetKind = Literal["word", "pair", "sentence"]
 
 
@@ -20,6 +22,15 @@ class DataError(ValueError):
         self.problem = problem
         where = f"{path}:{line}" if line is not None else f"{path}"
         super().__init__(f"{where}: {problem}")
+
+
+def shown(path: str | Path, text: object, limit: int = 60) -> str:
+    """``text`` quoted for an error message about ``path``: only a file within the data roots has
+    its content quoted, so that no message repeats an arbitrary file's content."""
+    if within_roots(path):
+        quoted = repr(text[:limit] if isinstance(text, str) else text)
+        return quoted if len(quoted) <= limit + 2 else quoted[:limit] + "..."
+    return f"(not shown: the file is outside the data roots, see ${DATA_ROOTS_ENV})"
 
 
 @dataclass(frozen=True)
