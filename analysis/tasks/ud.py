@@ -85,6 +85,9 @@ def _sentence(path: Path, block: list[tuple[int, str]], builder: Builder) -> lis
         except ParseException as exc:
             builder.defect(path, n, f"malformed line: {shown(path, str(exc), 120)} (sentence skipped)")
             return None
+        except ValueError:  # an integer beyond Python's digit limit
+            builder.defect(path, n, "malformed line: a number too long to read (sentence skipped)")
+            return None
         if not isinstance(token["id"], int):
             continue
         if token["id"] != len(words) + 1:
