@@ -47,9 +47,14 @@ def data_roots(*extra: str | os.PathLike | None) -> list[Path]:
 
     The data folder, the store's ``downloads/``, every folder in ``$FTGEO_DATA_ROOTS`` and ``extra``.
     """
-    roots = [data_dir(), store_dir() / "downloads", *extra]
-    roots += [p for p in os.environ.get(DATA_ROOTS_ENV, "").split(os.pathsep) if p.strip()]
-    return [Path(r).expanduser().resolve() for r in roots if r]
+    roots = [Path(r).resolve() for r in (data_dir(), store_dir() / "downloads", *extra) if r]
+    for entry in os.environ.get(DATA_ROOTS_ENV, "").split(os.pathsep):
+        if entry.strip():
+            try:
+                roots.append(Path(entry).expanduser().resolve())
+            except (RuntimeError, OSError) as exc:
+                raise ValueError(f"${DATA_ROOTS_ENV} lists {entry!r}, which cannot be resolved ({exc})") from exc
+    return roots
 
 
 def within_roots(path: str | os.PathLike, *extra: str | os.PathLike | None) -> bool:

@@ -573,3 +573,13 @@ def test_file_content_is_quoted_only_within_the_data_roots(tmp_path, monkeypatch
     assert len(hidden) == len(quoted) and not any(SECRET in r for r in hidden)
     changed = [(q, h) for q, h in zip(quoted, hidden) if q != h]
     assert len(changed) == 7 and all(f"${DATA_ROOTS_ENV}" in h for _, h in changed)
+
+
+def test_paths_that_cannot_be_resolved_are_value_errors(monkeypatch):
+    from analysis.config import DATA_ROOTS_ENV
+
+    with pytest.raises(ValueError, match="cannot be resolved to a file"):
+        load_task("custom", "train", options={"files": {"train": "~no-such-user-here/t.csv"}})
+    monkeypatch.setenv(DATA_ROOTS_ENV, "~no-such-user-here")
+    with pytest.raises(ValueError, match=f"\\${DATA_ROOTS_ENV} lists '~no-such-user-here', which cannot be resolved"):
+        load_task("custom", "train", options={"files": {"train": "/tmp/t.csv"}})

@@ -183,7 +183,10 @@ def _allowed_path(path: object, option: str) -> str:
         path = os.fspath(path)
     if not isinstance(path, str) or not path.strip() or "\0" in path:
         raise ValueError(f"{option} must be a file path (a non-empty string), not {path!r}")
-    resolved = Path(path).expanduser().resolve()
+    try:
+        resolved = Path(path).expanduser().resolve()
+    except (RuntimeError, OSError) as exc:  # an unknown ~user, a loop of links
+        raise ValueError(f"{option} = {path!r} cannot be resolved to a file ({exc})") from exc
     if not within_roots(resolved):
         roots = ", ".join(map(str, data_roots()))
         raise ValueError(f"{option} = {resolved} lies outside the data roots ({roots}); move the file "
