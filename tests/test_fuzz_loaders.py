@@ -204,3 +204,22 @@ def test_loaders_end_in_a_task_or_a_data_error(folder, suffix):
 @pytest.mark.parametrize("suffix", list(LOADERS))
 def test_loaders_end_in_a_task_or_a_data_error_long(folder, suffix):
     SLOW(given(files(suffix))(lambda content: check_loaders(folder, suffix, content)))()
+
+
+OPTION_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
+                             | st.sampled_from(["word", "pair", "csv", "jsonl", "partut", "train", "test"]),
+                             lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+                                 st.sampled_from(["train", "dev", "test", "x"]) | st.text(max_size=3), inner,
+                                 max_size=3), max_leaves=5)
+OPTIONS = st.dictionaries(st.sampled_from(["files", "format", "kind", "labels", "strict", "treebank", "subtypes"]),
+                          OPTION_VALUES, max_size=4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(task=st.sampled_from(["pos", "dep", "trec-6", "ps-role", "custom"]), options=OPTIONS)
+def test_task_options_of_any_shape_end_in_a_value_error(task, options):
+    """Options come from the command line and the dashboard as JSON: any shape is a ValueError at worst."""
+    try:
+        load_task(task, "test", options=options)
+    except ValueError:
+        pass
