@@ -495,6 +495,10 @@ def test_unclosed_csv_quote_names_the_line_it_opened_on(tmp_path):
     data = load_task("custom", "train", options={"files": {"train": path}, "kind": "word"})
     assert [t for t in map(data.target_text, range(data.n_targets))] == ["a", "h"]
     assert [s.line for s in data.skipped] == [3] and "runs on to line 4" in data.skipped[0].reason
+    rows[3:] = ['3,"e\nf",0,x']  # a value over two lines that closes on the last line is only a defect
+    path = write(tmp_path / "last.csv", "\n".join(rows[:2] + rows[3:]) + "\n")
+    data = load_task("custom", "train", options={"files": {"train": path}, "kind": "word"})
+    assert [s.line for s in data.skipped] == [3] and "runs on to line 4" in data.skipped[0].reason
 
 
 @pytest.mark.parametrize("options,problem", [

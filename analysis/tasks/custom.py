@@ -97,7 +97,7 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, list[str], str | None]]:
     """The CSV file's rows, each with the line it starts on and what is wrong with it (or ``None``).
 
     A quote left open swallows the lines after it into one value, so such a row names the line
-    its quote opened on: as a :class:`DataError` if it runs to the end of the file.
+    its quote opened on: as a :class:`DataError` if the quote is never closed.
     """
     lines = read_lines(path)
     reader = csv.reader(line + "\n" for line in lines)
@@ -114,7 +114,7 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, list[str], str | None]]:
         if end > start or any("\n" in value or "\r" in value for value in row):
             problem = (f"a quoted value opened on line {start} runs on to line {end}; values may not "
                        f"contain line breaks (an unclosed quote?)")
-            if end >= len(lines):
+            if sum(line.count('"') for line in lines[start - 1:end]) % 2:  # never closed
                 raise DataError(path, start, f"{problem}; it swallows the rest of the file")
             yield start, row, problem
         elif row:
