@@ -2,7 +2,8 @@
 
 ``load_task(name, split)`` reads a split; ``task_files`` names the files it reads (to key stored
 results by their checksums); ``label_inventory`` and ``task_kind`` describe a task without
-reading its data (except a custom task that infers them from its train file).
+reading its data (except a custom task that infers them from its train file).  Files named in
+the ``files`` and ``labels`` options must lie within :func:`analysis.config.data_roots`.
 """
 from __future__ import annotations
 
