@@ -37,3 +37,27 @@ def data_dir(override: str | os.PathLike | None = None) -> Path | None:
         return Path(env).expanduser().resolve()
     sibling = PROJECT_ROOT.parent / "shared" / "data"
     return sibling if sibling.is_dir() else None
+
+DATA_ROOTS_ENV = "FTGEO_DATA_ROOTS"
+"""Environment variable listing further folders (``os.pathsep``-separated) that task files may come from."""
+
+
+def data_roots(*extra: str | os.PathLike | None) -> list[Path]:
+    """The folders whose files tasks may read and error messages may quote.
+
+    The data folder, the store's ``downloads/``, every folder in ``$FTGEO_DATA_ROOTS`` and ``extra``.
+    """
+    roots = [Path(r).resolve() for r in (data_dir(), store_dir() / "downloads", *extra) if r]
+    for entry in os.environ.get(DATA_ROOTS_ENV, "").split(os.pathsep):
+        if entry.strip():
+            try:
+                roots.append(Path(entry).expanduser().resolve())
+            except (RuntimeError, OSError) as exc:
+                raise ValueError(f"${DATA_ROOTS_ENV} lists {entry!r}, which cannot be resolved ({exc})") from exc
+    return roots
+
+
+def within_roots(path: str | os.PathLike, *extra: str | os.PathLike | None) -> bool:
+    """Whether ``path`` (symbolic links resolved) lies in one of :func:`data_roots`."""
+    resolved = Path(path).expanduser().resolve()
+    return any(resolved.is_relative_to(root) for root in data_roots(*extra))

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .limits import ensure_space, representation_bytes
 from .models import ModelRef, load_model, resolve_device, resolve_model
 from .store import Entry, EntryWriter, Store, make_key, sha256_file
 from .tasks import load_task, task_files
@@ -321,6 +322,8 @@ def write_representations(writer: EntryWriter, model: Any, tokenizer: Any, data:
     """Fill a store entry with every layer's target vectors plus the targets needed to read them."""
     n_layers = int(model.config.num_hidden_layers) + 1
     dim = int(model.config.hidden_size) * (2 if data.kind == "pair" else 1)
+    needed = representation_bytes(data.n_targets, n_layers, dim, np.dtype(DTYPES[dtype]).itemsize)
+    ensure_space(writer.path, needed, f"{data.task} {data.split} ({data.n_targets} targets × {n_layers} layers × {dim})")
     outputs = [writer.new_rows(layer_name(l), (data.n_targets, dim), DTYPES[dtype]) for l in range(n_layers)]
     start = time.perf_counter()
     stats = extract(model, tokenizer, data, outputs, batch_tokens=batch_tokens, progress=progress)

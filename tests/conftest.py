@@ -18,6 +18,22 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(scope="session", autouse=True)
+def temporary_files_are_data(tmp_path_factory: pytest.TempPathFactory):
+    """Task files written by tests (under pytest's temporary folder) lie within the data roots."""
+    import os
+
+    from analysis.config import DATA_ROOTS_ENV
+
+    before = os.environ.get(DATA_ROOTS_ENV)
+    os.environ[DATA_ROOTS_ENV] = str(tmp_path_factory.getbasetemp())
+    yield
+    if before is None:
+        os.environ.pop(DATA_ROOTS_ENV, None)
+    else:
+        os.environ[DATA_ROOTS_ENV] = before
+
+
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never reach the network: corpus downloads can only open ``file://`` URLs."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -450,3 +451,139 @@ def test_custom_reproduces_trec_from_real_data(load, tmp_path):
     path = jsonl(tmp_path / "trec.jsonl", rows)
     data = load_task("custom", "test", options={"files": {"test": path}, "labels": trec6.label_names})
     assert data.fingerprint() == trec6.fingerprint() and data.kind == "sentence"
+
+
+def test_streusle_expression_without_token_numbers_is_skipped_with_its_line(tmp_path):
+    broken = streusle_sentence("p.Goal")
+    broken["swes"]["2"]["toknums"] = []
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps([streusle_sentence("p.Goal"), broken], indent=1))
+    second = [n for n, line in enumerate(path.read_text().splitlines(), 1) if '"sent_id"' in line][1]
+    data = load_task("ps-role", "test", options={"files": {"test": path}})
+    assert data.n_targets == 1 and data.skipped[0].line == second
+    assert "'toknums' must be a non-empty list" in data.skipped[0].reason
+    with pytest.raises(DataError, match="toknums") as err:
+        load_task("ps-role", "test", options={"files": {"test": path}, "strict": True})
+    assert err.value.line == second
+
+
+def test_deeply_nested_json_is_a_data_error(tmp_path):
+    path = write(tmp_path / "deep.json", "[" * 100_000 + "]" * 100_000)
+    with pytest.raises(DataError, match="nested too deeply"):
+        load_task("ps-fxn", "test", options={"files": {"test": path}})
+    lines = jsonl(tmp_path / "deep.jsonl", WORD_ROWS)
+    lines.write_text(lines.read_text() + '{"words": ' + "[" * 100_000 + "\n")
+    data = load_task("custom", "train", options={"files": {"train": lines}})
+    assert data.n_targets == 3 and [(s.line, s.reason) for s in data.skipped] == [(3, "invalid JSON: nested too deeply")]
+
+
+def test_csv_field_over_the_limit_names_its_line(tmp_path):
+    path = write(tmp_path / "big.csv", "sentence,words,target,label\n1,a b,0,x\n2," + "w " * 70_000 + ",0,x\n")
+    with pytest.raises(DataError, match="field larger than field limit") as err:
+        load_task("custom", "train", options={"files": {"train": path}})
+    assert err.value.line == 3
+
+
+def test_unclosed_csv_quote_names_the_line_it_opened_on(tmp_path):
+    rows = ["sentence,words,target,label", "1,a b,0,x", '2,"c d,1,y', "3,e f,0,x", "4,g h,1,y"]
+    path = write(tmp_path / "open.csv", "\n".join(rows) + "\n")
+    with pytest.raises(DataError, match="opened on line 3 runs on to line 5.*swallows the rest") as err:
+        load_task("custom", "train", options={"files": {"train": path}, "kind": "word"})
+    assert err.value.line == 3
+    rows[3] = '3,e f",0,x'  # a stray quote two lines on closes it: that row is reported, the rest is kept
+    path = write(tmp_path / "closed.csv", "\n".join(rows) + "\n")
+    data = load_task("custom", "train", options={"files": {"train": path}, "kind": "word"})
+    assert [t for t in map(data.target_text, range(data.n_targets))] == ["a", "h"]
+    assert [s.line for s in data.skipped] == [3] and "runs on to line 4" in data.skipped[0].reason
+    rows[3:] = ['3,"e\nf",0,x']  # a value over two lines that closes on the last line is only a defect
+    path = write(tmp_path / "last.csv", "\n".join(rows[:2] + rows[3:]) + "\n")
+    data = load_task("custom", "train", options={"files": {"train": path}, "kind": "word"})
+    assert [s.line for s in data.skipped] == [3] and "runs on to line 4" in data.skipped[0].reason
+
+
+@pytest.mark.parametrize("options,problem", [
+    ({"files": {"train": 3}}, r"options\['files'\]\['train'\] must be a file path"),
+    ({"files": {"train": ["a.csv"]}}, "must be a file path"),
+    ({"files": ["a.csv"]}, r"options\['files'\] must map split names"),
+    ({"files": {3: "a.csv"}}, "split names must be"),
+    ({"files": {"train": "t.csv"}, "labels": 5}, r"options\['labels'\] must be a file path"),
+    ({"files": {"train": "t.csv"}, "labels": {"a": 1}}, r"options\['labels'\] must be a file path"),
+    ({"files": {"train": "t.csv"}, "labels": [["a"]]}, "must list label names"),
+    ({"files": {"train": "t.csv"}, "kind": ["word"]}, "kind must be one of"),
+    ({"files": {"train": "t.csv"}, "format": {}}, "format must be"),
+])
+def test_options_of_the_wrong_type_are_value_errors(tmp_path, monkeypatch, options, problem):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "t.csv", "sentence,words,target,label\n1,a b,0,x\n")
+    with pytest.raises(ValueError, match=problem):
+        load_task("custom", "train", options=options)
+    with pytest.raises(ValueError, match="treebank must be one of"):
+        load_task("pos", "test", options={"treebank": ["partut"]})
+    with pytest.raises(ValueError, match="task options must be a mapping"):
+        load_task("pos", "test", options=["files"])
+
+
+SECRET = "hunter2-do-not-print"
+
+
+def test_files_outside_the_data_roots_are_refused(tmp_path, monkeypatch, shared_data):
+    from analysis.config import DATA_ROOTS_ENV
+
+    outside, inside = tmp_path / "outside", tmp_path / "inside"
+    outside.mkdir(), inside.mkdir()
+    secret = write(outside / "secret.label", f"{SECRET}\n")
+    monkeypatch.setenv(DATA_ROOTS_ENV, str(inside))
+    for options in ({"files": {"test": str(secret)}}, {"files": {"test": str(outside / "missing")}}):
+        with pytest.raises(ValueError, match=f"lies outside the data roots.*{DATA_ROOTS_ENV}") as err:
+            load_task("trec-6", "test", options=options)
+        assert SECRET not in str(err.value)
+    (inside / "link.label").symlink_to(secret)  # a link inside a root does not open a way out
+    with pytest.raises(ValueError, match="outside the data roots"):
+        load_task("trec-6", "test", options={"files": {"test": str(inside / "link.label")}})
+    with pytest.raises(ValueError, match=r"options\['labels'\] = .*outside the data roots"):
+        load_task("custom", "test", options={"files": {"test": str(inside / "x.csv")}, "labels": str(secret)})
+    trec = shared_data / "trec" / "TREC_10.label"  # the data folder is always a root
+    assert load_task("trec-6", "test", options={"files": {"test": str(trec)}}).n_targets == 499
+    monkeypatch.setenv(DATA_ROOTS_ENV, f"{inside}{os.pathsep}{outside}")  # now it is read
+    with pytest.raises(DataError, match="no usable trec-6 targets"):
+        load_task("trec-6", "test", options={"files": {"test": str(secret)}})
+
+
+def test_file_content_is_quoted_only_within_the_data_roots(tmp_path, monkeypatch):
+    from analysis.config import DATA_ROOTS_ENV
+    from analysis.tasks import custom, trec, ud
+    from analysis.tasks.builder import Builder
+
+    folder = tmp_path / "files"
+    folder.mkdir()
+    label = write(folder / "q.label", f"{SECRET}\nNUM:{SECRET} How many ?\nNUM:count How {SECRET}\u00e9 ?\n")
+    conllu = write(folder / "u.conllu", GOOD.replace("\tobl\t", f"\t{SECRET}\t"))
+    table = write(folder / "c.csv", f"sentence,words,target,label\n1,a b,{SECRET},x\n1,c d,0,x\n")
+    lines = write(folder / "c.jsonl", '{"words": ["a"], "targets": [{"words": "%s"}]}\n' % SECRET)
+
+    def reasons() -> list[str]:
+        builder = Builder("trec-6", "test", "sentence", ["NUM"])
+        trec.build(label, builder, fine=False)
+        ud.build_dep(conllu, builder, subtypes=False)
+        for path, fmt in ((table, "csv"), (lines, "jsonl")):
+            custom.build(path, fmt, "word", builder)
+        return [s.reason for s in builder.skipped]
+
+    monkeypatch.setenv(DATA_ROOTS_ENV, str(folder))
+    quoted = reasons()  # TREC lines 1 and 2, the relation, the CSV target, the JSONL target
+    assert sum(SECRET in r for r in quoted) == 5
+    monkeypatch.setenv(DATA_ROOTS_ENV, str(tmp_path / "elsewhere"))
+    hidden = reasons()
+    assert len(hidden) == len(quoted) and not any(SECRET in r for r in hidden)
+    changed = [(q, h) for q, h in zip(quoted, hidden) if q != h]
+    assert len(changed) == 7 and all(f"${DATA_ROOTS_ENV}" in h for _, h in changed)
+
+
+def test_paths_that_cannot_be_resolved_are_value_errors(monkeypatch):
+    from analysis.config import DATA_ROOTS_ENV
+
+    with pytest.raises(ValueError, match="cannot be resolved to a file"):
+        load_task("custom", "train", options={"files": {"train": "~no-such-user-here/t.csv"}})
+    monkeypatch.setenv(DATA_ROOTS_ENV, "~no-such-user-here")
+    with pytest.raises(ValueError, match=f"\\${DATA_ROOTS_ENV} lists '~no-such-user-here', which cannot be resolved"):
+        load_task("custom", "train", options={"files": {"train": "/tmp/t.csv"}})

@@ -10,6 +10,7 @@ from tqdm.auto import tqdm
 from ..finetune import SnapshotOptions, TrainOptions, finetune, list_runs, parse_seeds, seed_spread
 from ..finetune.options import BATCHINGS, OPTIMIZERS, PROBE_STEPS
 from ..finetune.runs import live_status
+from ..limits import workers
 from ..store import Store
 from .common import add_device_argument, add_model_task_arguments, task_options
 
@@ -37,9 +38,9 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     s.add_argument("--keep-weights", action="store_true", help="keep the model weights of every snapshot")
     s.add_argument("--batch-tokens", type=int, default=SNAPSHOT_DEFAULTS.batch_tokens,
                    help="padded tokens per extraction batch (memory bound)")
-    p.add_argument("--threads", type=int, default=None,
+    p.add_argument("--threads", type=workers, default=None,
                    help="torch threads for training (default: torch's own; 1 is faster on a busy shared machine)")
-    p.add_argument("--snapshot-workers", type=int, default=None,
+    p.add_argument("--snapshot-workers", type=workers, default=None,
                    help="background processes that store snapshots while training goes on (default: one per "
                         "core --threads leaves idle, none without --threads or on a GPU)")
     add_device_argument(p, "training (and its snapshots)")

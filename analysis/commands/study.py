@@ -9,8 +9,10 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from ..finetune import parse_seeds
+from ..limits import workers
 from ..store import Store
 from ..study import PRESETS, StudyProgress, preset_specs, run_study, study_table
+from ..study.size import ensure_study_fits
 from ..tasks import TASKS
 from .common import add_device_argument
 from .finetune import add_snapshot_epochs_argument, add_training_arguments, train_options
@@ -30,7 +32,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     add_snapshot_epochs_argument(p)
     p.add_argument("--probe-layers", choices=["last", "all", "none"], default="last",
                    help="layers the MLP probes are trained on (default: last)")
-    p.add_argument("--workers", type=int, default=1, help="local processes for DirectProbe and probe steps")
+    p.add_argument("--workers", type=workers, default=1, help="local processes for DirectProbe and probe steps")
     add_device_argument(p, "fine-tuning (and its snapshots)")
     p.set_defaults(handler=run)
 
@@ -78,6 +80,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         specs = [dataclasses.replace(s, snapshots=dataclasses.replace(s.snapshots, every=args.snapshot_every,
                                                                       epochs=args.snapshot_epochs)) for s in specs]
     store = Store(args.store)
+    ensure_study_fits(specs, store)
     studies = []
     for spec in specs:
         bar = StudyBar(args.json)

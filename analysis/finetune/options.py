@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ..limits import check_seed_count
+
 Optimizer = Literal["adamw", "bertadam"]
 Batching = Literal["random", "length"]
 
@@ -104,16 +106,30 @@ class SnapshotOptions:
             raise ValueError(f"snapshot dtype must be float32 or float16, not {self.dtype!r}")
 
 
+MAX_SEED = 2**32 - 1
+"""The largest training seed (NumPy's seeding limit)."""
+
+
 def parse_seeds(text: str) -> list[int]:
-    """``"1-20"``, ``"3"`` or ``"1,4,7-9"`` as a sorted list of distinct seeds."""
-    seeds: set[int] = set()
+    """``"1-20"``, ``"3"`` or ``"1,4,7-9"`` as a sorted list of distinct seeds.
+
+    More seeds than the cap (:func:`analysis.limits.check_seed_count`) are refused before any list is built.
+    """
+    ranges = []
     for part in text.split(","):
         part = part.strip()
-        match = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        match = re.fullmatch(r"(\d{1,19})(?:-(\d{1,19}))?", part)
         if not match:
-            raise ValueError(f"seeds are like 1-20 or 1,3,5-7; cannot read {part!r} in {text!r}")
+            raise ValueError(f"seeds are like 1-20 or 1,3,5-7; cannot read {part[:40]!r}")
         low, high = int(match[1]), int(match[2] or match[1])
         if high < low:
             raise ValueError(f"seed range {part!r} runs backwards")
-        seeds.update(range(low, high + 1))
-    return sorted(seeds)
+        if high > MAX_SEED:
+            raise ValueError(f"seeds must be at most {MAX_SEED}, not {high}")
+        ranges.append((low, high))
+    count, reach = 0, -1
+    for low, high in sorted(ranges):
+        count += max(0, high - max(low, reach + 1) + 1)
+        reach = max(reach, high)
+    check_seed_count(count)
+    return sorted({seed for low, high in ranges for seed in range(low, high + 1)})

@@ -2,12 +2,15 @@
 
 ``load_task(name, split)`` reads a split; ``task_files`` names the files it reads (to key stored
 results by their checksums); ``label_inventory`` and ``task_kind`` describe a task without
-reading its data (except a custom task that infers them from its train file).
+reading its data (except a custom task that infers them from its train file).  Files named in
+the ``files`` and ``labels`` options must lie within :func:`analysis.config.data_roots`.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from ..config import DATA_ROOTS_ENV, data_roots, within_roots
 from ..store import Store
 from . import custom, streusle, trec, ud
 from .base import DataError, TargetKind, TaskData
@@ -112,6 +115,8 @@ def _normalise(name: str, options: dict | None) -> dict:
     """Checked options with defaults filled in: what ``TaskData.options`` records."""
     if name not in TASKS:
         raise ValueError(f"unknown task {name!r}; tasks are {', '.join(TASKS)}")
+    if options is not None and not isinstance(options, dict):
+        raise ValueError(f"task options must be a mapping of option names to values, not {type(options).__name__}")
     options = dict(options or {})
     if unknown := sorted(set(options) - _OPTIONS[name]):
         raise ValueError(f"task {name!r} has no option(s) {', '.join(unknown)}; "
@@ -123,7 +128,7 @@ def _normalise(name: str, options: dict | None) -> dict:
         raise ValueError("task 'custom' needs options['files'] = {split: path, ...}")
     if name in ("pos", "dep") and "files" not in opts:
         opts["treebank"] = options.get("treebank", "partut")
-        if opts["treebank"] not in ud.TREEBANKS:
+        if not isinstance(opts["treebank"], str) or opts["treebank"] not in ud.TREEBANKS:
             raise ValueError(f"treebank must be one of {', '.join(ud.TREEBANKS)}, "
                              f"not {opts['treebank']!r}")
     elif "treebank" in options:
@@ -134,9 +139,9 @@ def _normalise(name: str, options: dict | None) -> dict:
         opts["format"] = options.get("format")
         opts["kind"] = options.get("kind")
         opts["labels"] = options.get("labels")
-        if opts["format"] not in (None, "csv", "jsonl"):
+        if not isinstance(opts["format"], (str, type(None))) or opts["format"] not in (None, "csv", "jsonl"):
             raise ValueError(f"format must be 'csv' or 'jsonl', not {opts['format']!r}")
-        if opts["kind"] not in (None, *custom.KINDS):
+        if not isinstance(opts["kind"], (str, type(None))) or opts["kind"] not in (None, *custom.KINDS):
             raise ValueError(f"kind must be one of {', '.join(custom.KINDS)}, not {opts['kind']!r}")
         opts["labels"] = _labels_option(opts["labels"])
         if opts["labels"] is None and "train" not in opts["files"]:
@@ -155,20 +160,40 @@ def _flag(options: dict, key: str) -> bool:
 def _files(files: object) -> dict[str, str]:
     if not isinstance(files, dict) or not files:
         raise ValueError("options['files'] must map split names to file paths")
-    if bad := sorted(set(files) - set(SPLITS)):
-        raise ValueError(f"split names must be {', '.join(SPLITS)}; got {', '.join(map(str, bad))}")
-    return {split: str(Path(path).expanduser().resolve()) for split, path in files.items()}
+    if bad := sorted(set(map(str, files)) - set(SPLITS)):
+        raise ValueError(f"split names must be {', '.join(SPLITS)}; got {', '.join(bad)}")
+    return {split: _allowed_path(path, f"options['files'][{split!r}]") for split, path in files.items()}
 
 
 def _labels_option(labels: object) -> list[str] | str | None:
     if labels is None:
         return None
     if isinstance(labels, (list, tuple)):
+        if not all(isinstance(x, (str, int)) and not isinstance(x, bool) for x in labels):
+            raise ValueError("options['labels'] must list label names (strings)")
         names = [str(x).strip() for x in labels]
-        if not all(names) or len(set(names)) != len(names):
+        if not names or not all(names) or len(set(names)) != len(names):
             raise ValueError("options['labels'] must list distinct, non-empty label names")
         return names
-    return str(Path(labels).expanduser().resolve())
+    return _allowed_path(labels, "options['labels']")
+
+
+def _allowed_path(path: object, option: str) -> str:
+    """``path`` made absolute, if it is a path within the data roots (see :func:`data_roots`)."""
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    if not isinstance(path, str) or not path.strip() or "\0" in path:
+        raise ValueError(f"{option} must be a file path (a non-empty string), not {path!r}")
+    try:
+        resolved = Path(path).expanduser().resolve()
+    except (RuntimeError, OSError) as exc:  # an unknown ~user, a loop of links
+        raise ValueError(f"{option} = {path!r} cannot be resolved to a file ({exc})") from exc
+    if not within_roots(resolved):
+        roots = ", ".join(map(str, data_roots()))
+        raise ValueError(f"{option} = {resolved} lies outside the data roots ({roots}); move the file "
+                         f"into one of them or add its folder to ${DATA_ROOTS_ENV} "
+                         f"({os.pathsep}-separated)")
+    return str(resolved)
 
 
 def _custom_reference(opts: dict) -> Path:

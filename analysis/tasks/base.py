@@ -1,12 +1,16 @@
 """The common shape of every task: sentences as word lists, targets, integer labels, inventory."""
 from __future__ import annotations
 
+import functools
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
+
+from ..config import DATA_DIR_ENV, DATA_ROOTS_ENV, STORE_ENV, within_roots
 
 TargetKind = Literal["word", "pair", "sentence"]
 
@@ -20,6 +24,22 @@ class DataError(ValueError):
         self.problem = problem
         where = f"{path}:{line}" if line is not None else f"{path}"
         super().__init__(f"{where}: {problem}")
+
+
+def shown(path: str | Path, text: object, limit: int = 60) -> str:
+    """``text`` quoted for an error message about ``path``: only a file within the data roots has
+    its content quoted, so that no message repeats an arbitrary file's content."""
+    settings = tuple(os.environ.get(env) for env in (DATA_ROOTS_ENV, DATA_DIR_ENV, STORE_ENV))
+    if _quotable(str(path), settings):
+        quoted = repr(text[:limit] if isinstance(text, str) else text)
+        return quoted if len(quoted) <= limit + 2 else quoted[:limit] + "..."
+    return f"(not shown: the file is outside the data roots, see ${DATA_ROOTS_ENV})"
+
+
+@functools.lru_cache(maxsize=64)
+def _quotable(path: str, settings: tuple[str | None, ...]) -> bool:
+    """:func:`within_roots`, once per file and setting of the roots (a bad file may have many defects)."""
+    return within_roots(path)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import DataError, Skipped, TargetKind, TaskData
+from .base import DataError, Skipped, TargetKind, TaskData, shown
 
 
 class Builder:
@@ -35,7 +35,7 @@ class Builder:
         """Add a target, or record a defect if ``label`` is not in the task's inventory."""
         label_id = self._ids.get(label)
         if label_id is None:
-            self.defect(path, line, f"unknown label {label!r} (not in the {self.task} label inventory)")
+            self.defect(path, line, f"unknown label {shown(path, label)} (not in the {self.task} label inventory)")
             return
         self._sent.append(sentence)
         self._words.append(tuple(words))

@@ -8,13 +8,12 @@ The kind and the label inventory are taken from the options or inferred from the
 from __future__ import annotations
 
 import csv
-import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
-from .base import DataError, TargetKind
+from .base import DataError, TargetKind, shown
 from .builder import Builder
 from .textfile import read_lines
 
@@ -66,6 +65,12 @@ def _read_jsonl(path: Path, report: Report) -> list[Record]:
         except json.JSONDecodeError as exc:
             report(path, n, f"invalid JSON: {exc.msg} (column {exc.colno})")
             continue
+        except RecursionError:
+            report(path, n, "invalid JSON: nested too deeply")
+            continue
+        except ValueError:  # e.g. an integer beyond Python's digit limit
+            report(path, n, "invalid JSON: a value cannot be read")
+            continue
         words = obj.get("words") if isinstance(obj, dict) else None
         targets = obj.get("targets") if isinstance(obj, dict) else None
         if not (isinstance(words, list) and words and all(isinstance(w, str) and w for w in words)):
@@ -80,7 +85,7 @@ def _read_jsonl(path: Path, report: Report) -> list[Record]:
                   and all(type(i) is int for i in t["words"])
                   and isinstance(t.get("label"), str) and t["label"].strip())
             if not ok:
-                report(path, n, f"malformed target {t!r}: needs 'words' (a list of 0-based word "
+                report(path, n, f"malformed target {shown(path, t)}: needs 'words' (a list of 0-based word "
                                 f"indices) and 'label' (a non-empty string)")
                 continue
             record.targets.append(Target(tuple(t["words"]), t["label"].strip(), n))
@@ -88,32 +93,66 @@ def _read_jsonl(path: Path, report: Report) -> list[Record]:
     return records
 
 
+def _csv_rows(path: Path) -> Iterator[tuple[int, list[str], str | None]]:
+    """The CSV file's rows, each with the line it starts on and what is wrong with it (or ``None``).
+
+    A quote left open swallows the lines after it into one value, so such a row names the line
+    its quote opened on: as a :class:`DataError` if the quote is never closed.
+    """
+    lines = read_lines(path)
+    reader = csv.reader(line + "\n" for line in lines)
+    end = 0
+    while True:
+        start = end + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise DataError(path, start, f"unreadable CSV: {exc}") from exc
+        end = reader.line_num
+        if end > start or any("\n" in value or "\r" in value for value in row):
+            problem = (f"a quoted value opened on line {start} runs on to line {end}; values may not "
+                       f"contain line breaks (an unclosed quote?)")
+            if sum(line.count('"') for line in lines[start - 1:end]) % 2:  # never closed
+                raise DataError(path, start, f"{problem}; it swallows the rest of the file")
+            yield start, row, problem
+        elif row:
+            yield start, row, None
+
+
 def _read_csv(path: Path, report: Report) -> list[Record]:
-    reader = csv.DictReader(io.StringIO("\n".join(read_lines(path))))
-    missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
+    rows = _csv_rows(path)
+    n, header, problem = next(rows, (1, [], None))
+    if problem:
+        raise DataError(path, n, problem)
+    missing = [c for c in CSV_COLUMNS if c not in header]
     if missing:
-        raise DataError(path, 1, f"the CSV header lacks column(s) {', '.join(missing)}; "
+        raise DataError(path, n, f"the CSV header lacks column(s) {', '.join(missing)}; "
                                  f"it needs {', '.join(CSV_COLUMNS)}")
+    column = {name: header.index(name) for name in CSV_COLUMNS}
     by_id: dict[str, Record] = {}
-    for row in reader:
-        n = reader.line_num
-        sentence, words = (row["sentence"] or "").strip(), (row["words"] or "").split()
-        label = (row["label"] or "").strip()
-        if None in row:
+    for n, values, problem in rows:
+        if problem:
+            report(path, n, problem)
+            continue
+        if len(values) > len(header):
             report(path, n, "more values than header columns")
             continue
+        row = {name: values[i].strip() if i < len(values) else "" for name, i in column.items()}
+        sentence, words, label = row["sentence"], row["words"].split(), row["label"]
         if not (sentence and words and label):
             report(path, n, "empty sentence id, words or label")
             continue
         try:
-            target = tuple(int(i) for i in (row["target"] or "").split())
+            target = tuple(int(i) for i in row["target"].split())
         except ValueError:
-            report(path, n, f"target {row['target']!r} must be 0-based word indices separated "
-                            f"by spaces")
+            report(path, n, f"target {shown(path, row['target'])} must be 0-based word indices "
+                            f"separated by spaces")
             continue
         record = by_id.setdefault(sentence, Record(words, [], n))
         if record.words != words:
-            report(path, n, f"sentence {sentence!r} has other words than on line {record.line}")
+            report(path, n, f"sentence {shown(path, sentence)} has other words than on line {record.line}")
             continue
         record.targets.append(Target(target, label, n))
     return list(by_id.values())
@@ -144,7 +183,7 @@ def read_labels(path: Path) -> list[str]:
         if not (label := line.strip()):
             continue
         if label in labels:
-            raise DataError(path, n, f"duplicate label {label!r}")
+            raise DataError(path, n, f"duplicate label {shown(path, label)}")
         labels.append(label)
     return labels
 

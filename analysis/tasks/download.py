@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.request import urlopen
 
+from ..limits import MAX_DOWNLOAD_ENV, LimitError, ensure_space, max_download_bytes
 from .base import DataError
 
 TIMEOUT_S = 60
@@ -73,7 +74,15 @@ class Unreachable(OSError):
 
 
 def fetch(remote: Remote, dest: Path) -> Path:
-    """Download ``remote`` to ``dest`` atomically after checking its size and SHA-256."""
+    """Download ``remote`` to ``dest`` atomically after checking its size and SHA-256.
+
+    A file pinned larger than the download cap is not fetched, and a transfer stops as soon as
+    it runs past the pinned size or the cap.
+    """
+    if remote.size > (limit := max_download_bytes()):
+        raise LimitError(f"{remote.url} is {remote.size} bytes, more than the download cap of {limit} bytes "
+                         f"(set ${MAX_DOWNLOAD_ENV} to raise it)")
+    ensure_space(dest.parent, remote.size, f"downloading {remote.url}")
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
     digest, size = hashlib.sha256(), 0
     try:
@@ -85,6 +94,9 @@ def fetch(remote: Remote, dest: Path) -> Path:
                         digest.update(block)
                         out.write(block)
                         size += len(block)
+                        if size > remote.size:
+                            raise DataError(remote.url, None, f"the download runs past its pinned size of "
+                                                              f"{remote.size} bytes; nothing was kept")
                     out.flush()
                     os.fsync(out.fileno())
         except OSError as exc:

@@ -11,7 +11,7 @@ import json
 import re
 from pathlib import Path
 
-from .base import DataError
+from .base import DataError, shown
 from .builder import Builder
 from .textfile import read_bytes
 
@@ -64,36 +64,59 @@ def build(path: Path, builder: Builder, field: str) -> None:
         sentences = json.loads(text)
     except json.JSONDecodeError as exc:
         raise DataError(path, exc.lineno, f"invalid JSON: {exc.msg} (column {exc.colno})") from exc
+    except RecursionError as exc:
+        raise DataError(path, None, "invalid JSON: nested too deeply") from exc
+    except ValueError as exc:  # e.g. an integer beyond Python's digit limit
+        raise DataError(path, None, "invalid JSON: a value cannot be read") from exc
     if not isinstance(sentences, list):
         raise DataError(path, 1, "expected a JSON list of STREUSLE sentences")
     starts = [n for n, line in enumerate(text.split("\n"), start=1)
               for _ in _SENT_ID.finditer(line)]
     for i, sent in enumerate(sentences):
         line = starts[i] if i < len(starts) else 1
-        try:
+        if problem := _malformed(sent):
+            builder.defect(path, line, f"malformed STREUSLE sentence #{i + 1}: {problem} (sentence skipped)")
+        else:
             _sentence(sent, path, line, builder, field)
-        except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            if isinstance(exc, DataError):
-                raise
-            builder.defect(path, line, f"malformed STREUSLE sentence #{i + 1} "
-                                       f"({type(exc).__name__}: {exc}; sentence skipped)")
+
+
+def _malformed(sent: object) -> str | None:
+    """What makes ``sent`` unusable as a STREUSLE sentence (``None`` if nothing)."""
+    if not isinstance(sent, dict):
+        return "not a JSON object"
+    toks = sent.get("toks")
+    if not (isinstance(toks, list) and toks and all(isinstance(t, dict) for t in toks)):
+        return "'toks' must be a non-empty list of token objects"
+    if not all(isinstance(t.get("word"), str) and t["word"] for t in toks):
+        return "every token needs a non-empty 'word'"
+    if [t.get("#") for t in toks] != list(range(1, len(toks) + 1)):
+        return "token numbers ('#') do not run 1, 2, 3, ..."
+    for key in ("swes", "smwes"):
+        table = sent.get(key)
+        if not (isinstance(table, dict) and all(isinstance(e, dict) for e in table.values())):
+            return f"'{key}' must be an object of expressions"
+        for e in table.values():
+            nums = e.get("toknums")
+            if not (isinstance(nums, list) and nums and all(type(t) is int for t in nums)):
+                return "an expression's 'toknums' must be a non-empty list of token numbers"
+            if any(not 1 <= t <= len(toks) for t in nums) or len(set(nums)) != len(nums):
+                return "an expression's token numbers are repeated or outside the sentence"
+    return None
 
 
 def _sentence(sent: dict, path: Path, line: int, builder: Builder, field: str) -> None:
     words = [tok["word"] for tok in sent["toks"]]
-    if [tok["#"] for tok in sent["toks"]] != list(range(1, len(words) + 1)):
-        raise ValueError("token numbers do not run 1, 2, 3, ...")
     expressions = [*sent["swes"].values(), *sent["smwes"].values()]
-    if any(not 1 <= t <= len(words) for e in expressions for t in e["toknums"]):
-        raise ValueError("an expression's token number is outside the sentence")
     s = builder.sentence(words)
     for e in sorted(expressions, key=lambda e: e["toknums"][0]):
-        labels = (e["ss"], e["ss2"])
-        if e["lexcat"] not in ADPOSITIONAL_LEXCATS and not any(_snacs_like(x) for x in labels):
+        labels = (e.get("ss"), e.get("ss2"))
+        lexcat = e.get("lexcat")
+        if not (isinstance(lexcat, str) and lexcat in ADPOSITIONAL_LEXCATS) and not any(_snacs_like(x) for x in labels):
             continue
-        label, where = e[field], f"{sent['sent_id']} token {e['toknums'][0]}"
+        label = e.get(field)
+        where = f"sentence {shown(path, sent.get('sent_id'))} token {e['toknums'][0]}"
         if not _snacs_like(label):
-            builder.skip(path, line, f"{where}: {field} is {label!r}, not a SNACS supersense")
+            builder.skip(path, line, f"{where}: {field} is {shown(path, label)}, not a SNACS supersense")
         else:
             builder.target(s, tuple(t - 1 for t in e["toknums"]), label, path, line)
 

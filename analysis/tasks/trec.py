@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .base import shown
 from .builder import Builder
 from .textfile import read_lines
 
@@ -38,13 +39,13 @@ def build(path: Path, builder: Builder, fine: bool) -> None:
         label, _, question = line.partition(" ")
         coarse, colon, rest = label.partition(":")
         if not (colon and coarse and rest and question.split()):
-            builder.defect(path, n, f"malformed line {line[:60]!r}: expected 'COARSE:fine "
+            builder.defect(path, n, f"malformed line {shown(path, line)}: expected 'COARSE:fine "
                                     f"question tokens'")
         elif label not in FINE:
-            builder.defect(path, n, f"unknown label {label!r} (not in the 50-label TREC taxonomy)")
+            builder.defect(path, n, f"unknown label {shown(path, label)} (not in the 50-label TREC taxonomy)")
         elif not question.isascii():
             odd = "".join(sorted({c for c in question if not c.isascii()}))
-            builder.defect(path, n, f"non-ASCII characters {odd!r} in the question (the release "
+            builder.defect(path, n, f"non-ASCII characters {shown(path, odd)} in the question (the release "
                                     f"is ASCII; the text is corrupted)")
         else:
             s = builder.sentence(question.split())

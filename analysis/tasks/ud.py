@@ -12,6 +12,7 @@ from pathlib import Path
 from conllu.exceptions import ParseException
 from conllu.parser import DEFAULT_FIELDS, parse_line
 
+from .base import shown
 from .builder import Builder
 from .textfile import read_lines
 
@@ -82,7 +83,10 @@ def _sentence(path: Path, block: list[tuple[int, str]], builder: Builder) -> lis
         try:
             token = parse_line(text, DEFAULT_FIELDS)
         except ParseException as exc:
-            builder.defect(path, n, f"malformed line: {exc} (sentence skipped)")
+            builder.defect(path, n, f"malformed line: {shown(path, str(exc), 120)} (sentence skipped)")
+            return None
+        except ValueError:  # an integer beyond Python's digit limit
+            builder.defect(path, n, "malformed line: a number too long to read (sentence skipped)")
             return None
         if not isinstance(token["id"], int):
             continue
@@ -112,13 +116,13 @@ def build_dep(path: Path, builder: Builder, subtypes: bool) -> None:
             elif w.head == 0 and w.deprel == "root":
                 builder.skip(path, w.line, "root: no head word, so no (head, dependent) pair")
             elif w.head == 0 or w.deprel == "root":
-                builder.defect(path, w.line, f"head {w.head} with relation {w.deprel!r}: only the "
+                builder.defect(path, w.line, f"head {w.head} with relation {shown(path, w.deprel)}: only the "
                                              f"root has head 0")
             elif not 1 <= w.head <= len(words) or w.head == i + 1:
                 builder.defect(path, w.line, f"head {w.head} of word {i + 1} is itself or outside "
                                              f"the sentence (words 1-{len(words)})")
             elif (universal := w.deprel.split(":")[0]) not in UNIVERSAL_RELATIONS:
-                builder.defect(path, w.line, f"unknown relation {w.deprel!r} (not one of the 37 "
+                builder.defect(path, w.line, f"unknown relation {shown(path, w.deprel)} (not one of the 37 "
                                              f"UD v2 universal relations)")
             else:
                 builder.target(s, (w.head - 1, i), w.deprel if subtypes else universal, path, w.line)
