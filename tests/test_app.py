@@ -255,7 +255,7 @@ def test_empty_store_welcomes_and_offers_a_first_study(tmp_path, monkeypatch):
     assert any("Welcome" in h.value for h in at.subheader)
     button(at, "Compute a first study").click().run()
     started = jobs.list_jobs(store)
-    assert len(started) == 1 and started[0].argv[3:5] == ["embed", "--task"]
+    assert len(started) == 1 and started[0].argv[3:8] == ["study", "--preset", "first", "--tasks", "ps-role,ps-fxn"]
     jobs.cancel(store, started[0].id, grace=10)
     at.switch_page("pages/embeddings.py").run()
     assert_clean(at)

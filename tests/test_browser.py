@@ -18,6 +18,8 @@ from typing import Iterator
 import pytest
 
 from analysis.config import PROJECT_ROOT
+from analysis.finetune import list_runs
+from analysis.store import Store
 from test_app import PAGES, a_run
 
 pytestmark = pytest.mark.browser
@@ -57,10 +59,10 @@ def server(dashboard_store, tmp_path_factory) -> Iterator[str]:
     yield from serve(dashboard_store.root, tmp_path_factory.mktemp("server"))
 
 
-def serve(store_root: Path, log_dir: Path) -> Iterator[str]:
-    """``streamlit run app.py`` over ``store_root``; yields its URL, stops it afterwards."""
+def serve(store_root: Path, log_dir: Path, **env: str) -> Iterator[str]:
+    """``streamlit run app.py`` over ``store_root`` (plus environment ``env``); yields its URL, stops it afterwards."""
     port = free_port()
-    env = dict(os.environ, FTGEO_STORE=str(store_root))
+    env = dict(os.environ, FTGEO_STORE=str(store_root), **env)
     log = open(log_dir / "streamlit.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                              "--server.headless", "true", "--server.address", "127.0.0.1"],
@@ -165,12 +167,25 @@ def test_presentation_mode_and_a_shared_link(browser, server):
     page.close()
 
 
-def test_an_empty_store_shows_the_welcome(browser, tmp_path):
-    for url in serve(tmp_path / "empty-store", tmp_path):
+def test_a_first_study_from_an_empty_store_fills_the_pages_without_a_reload(browser, tiny_bert, tmp_path):
+    """The welcome's one click runs a real study (the tiny BERT stands in for the default model); the Overview
+    shows its results as they land, and the Distances page then draws its curves, all without a reload."""
+    store = tmp_path / "empty-store"
+    for url in serve(store, tmp_path, FTGEO_MODEL=str(tiny_bert)):
         page = open_page(browser, url, "welcome")
         assert_no_error(page)
-        assert page.get_by_text("Compute a first study").count() == 1
+        page.get_by_role("button", name="Compute a first study").click()
+        page.get_by_text("The paper's findings").wait_for(timeout=600_000)  # the study entry has landed
+        assert page.get_by_text("Welcome").count() == 0
+        page.get_by_role("link", name="Distances").click()
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2",
+                               timeout=120_000)
+        assert page.locator("h1").first.inner_text().startswith("Distances")
+        assert_no_error(page)
+        page.screenshot(path=str(ARTIFACTS / "first-study-distances.png"), full_page=True)
         page.close()
+    runs = list_runs(Store(store))
+    assert runs["task"].tolist() == ["ps-role"] and runs["status"].tolist() == ["done"]
 
 
 def test_the_report_opens_offline(browser):

@@ -83,3 +83,21 @@ def test_summary_takes_the_run_with_results_not_the_first_one(dashboard_store, t
     assert row["run"] == study_run
     assert "→" in row["clusters"] and "→" in row["probe accuracy"]
     assert row["layer similarity"] == "1/2 runs"
+
+
+def test_a_run_below_the_original_models_probe_is_flagged_under_trained(study_run, capsys):
+    from analysis.cli import main
+    from analysis.results import find_probe
+
+    store, run, steps = study_run
+    test_steps = catalog.snapshot_steps(store, run, "ps-role", "test")
+    config = views.run_study(store, run).probe_settings
+    original = find_probe(store, steps["entry"].iloc[0], test_steps["entry"].iloc[0], 2, config).summary["mean"]
+    row = list_runs(store).set_index("run").loc[run]
+    assert row["probe_baseline"] == pytest.approx(original)
+    assert row["under_trained"] == (row["test_accuracy"] < original)
+    trec = list_runs(store).query("task == 'trec-6'")
+    assert trec["under_trained"].isna().all()  # no probe stored for those runs: no verdict
+    assert main(["runs", "ls", "--store", str(store.root)]) == 0
+    out = capsys.readouterr().out
+    assert "under_trained" in out and (("1 run(s) under-trained" in out) == bool(row["under_trained"]))

@@ -11,7 +11,7 @@ from .common import unset_unless_given
 from .finetune import plain, run_summary, spread_text
 
 LS_COLUMNS = ["run", "task", "model", "seed", "status", "device", "step", "total_steps", "test_accuracy", "failed",
-              "n_snapshots", "optimizer", "reinit_layers", "train_size"]
+              "probe_baseline", "under_trained", "n_snapshots", "optimizer", "reinit_layers", "train_size"]
 
 
 def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
@@ -38,6 +38,9 @@ def run_ls(args: argparse.Namespace) -> dict[str, Any]:
         shown = table[LS_COLUMNS].assign(model=table["model"].map(lambda m: str(m).rstrip("/").split("/")[-1]))
         lines.append(shown.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
     lines += [spread_text(row) for row in spread if row["n_seeds"] > 1]
+    if under := int((table["under_trained"] == True).sum()):  # noqa: E712 (None where no probe is stored)
+        lines.append(f"{under} run(s) under-trained: final test accuracy below an MLP probe on the original "
+                     "model's last layer (probe_baseline)")
     return {"store": str(store.root), "runs": plain(table.to_dict("records")), "spread": spread,
             "text": "\n".join(lines)}
 

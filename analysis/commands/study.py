@@ -24,7 +24,8 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     p.add_argument("--tasks", default=None, help="several tasks, comma-separated (with --preset paper: cross-task)")
     p.add_argument("--model", default=None, help="Hugging Face name or local folder (default: all-MiniLM-L6-v2)")
     p.add_argument("--preset", choices=PRESETS, default="default", help="default, paper (every table and figure "
-                   "of the paper over --tasks) or quick (a smoke test of a few updates)")
+                   "of the paper over --tasks), quick (a smoke test of a few updates) or first (the "
+                   "dashboard's welcome study: the first of --tasks fine-tuned, the others recorded)")
     p.add_argument("--seeds", default="1", help="training seeds, e.g. 1-5 (default 1)")
     p.add_argument("--data-dir", default=None, help="folder with the corpora")
     add_training_arguments(p)

@@ -102,22 +102,50 @@ def records(store: Store) -> list[dict[str, Any]]:
     return sorted(out, key=lambda r: (r["created"], r["run"]))
 
 
+def probe_baselines(store: Store) -> dict[tuple[str, str, int], float]:
+    """The best stored MLP probe accuracy per (train entry, test entry, layer), whatever its grid."""
+    best: dict[tuple[str, str, int], float] = {}
+    for entry in store.ls("probe"):
+        where = (entry.spec["train"], entry.spec["test"], int(entry.spec["layer"]))
+        best[where] = max(best.get(where, 0.0), float(entry.summary["mean"]))
+    return best
+
+
+def original_probe(store: Store, record: dict[str, Any], baselines: dict[tuple[str, str, int], float]) -> float | None:
+    """The best stored probe accuracy on the original model's last layer for the run's task (its update-0
+    snapshots), or None when no such probe is stored."""
+    start = {s["split"]: s["entry"] for s in record["snapshots"] if s["step"] == 0 and s["task"] == record["task"]}
+    train = store.get(start["train"]) if {"train", "test"} <= start.keys() else None
+    if train is None:
+        return None
+    return baselines.get((start["train"], start["test"], int(train.summary["n_layers"]) - 1))
+
+
 def list_runs(store: Store) -> pd.DataFrame:
-    """One row per run: identity, status, progress, final metric and training options."""
+    """One row per run: identity, status, progress, final metric and training options.
+
+    ``under_trained`` flags a finished run whose test accuracy stays below an MLP probe on the original
+    model's last layer (``probe_baseline``): fine-tuning then taught the model less than a probe reads
+    from it untouched, and its geometry says little about fine-tuning. Empty where no such probe is stored.
+    """
     rows = []
+    baselines = probe_baselines(store)
     for r in records(store):
         status = live_status(r)
         final = (r.get("final") or {}) if status == "done" else {}
+        baseline = original_probe(store, r, baselines) if final else None
         rows.append({
             "run": r["run"], "group": r["group"], "task": r["task"], "model": r["model"], "seed": r["seed"],
             "status": status, "device": r.get("device", "cpu"), "step": r["step"], "total_steps": r["total_steps"],
             "test_accuracy": final.get("test_accuracy"), "majority_baseline": r["majority_baseline"],
-            "failed": final.get("failed"), "n_snapshots": len({s["step"] for s in r["snapshots"]}),
+            "failed": final.get("failed"), "probe_baseline": baseline,
+            "under_trained": None if baseline is None else bool(final["test_accuracy"] < baseline),
+            "n_snapshots": len({s["step"] for s in r["snapshots"]}),
             "train_seconds": r["train_seconds"], "snapshot_seconds": r["snapshot_seconds"],
             "updated": r["updated"], **{k: r["options"][k] for k in OPTION_COLUMNS},
         })
     columns = ["run", "group", "task", "model", "seed", "status", "device", "step", "total_steps", "test_accuracy",
-               "majority_baseline", "failed", "n_snapshots", "train_seconds", "snapshot_seconds", "updated",
+               "majority_baseline", "failed", "probe_baseline", "under_trained", "n_snapshots", "train_seconds", "snapshot_seconds", "updated",
                *OPTION_COLUMNS]
     return pd.DataFrame(rows, columns=columns)
 

@@ -62,7 +62,7 @@ class StudySpec:
         return out
 
 
-PRESETS = ("default", "paper", "quick")
+PRESETS = ("default", "paper", "quick", "first")
 
 
 def preset_specs(preset: str, tasks: list[str], *, model: str | None, seeds: tuple[int, ...],
@@ -73,6 +73,9 @@ def preset_specs(preset: str, tasks: list[str], *, model: str | None, seeds: tup
     ``paper``: every listed task fine-tuned, each recording all the others at update 0 and the end
     (cross-task, Table 5, compares only those two).
     ``quick``: a smoke test — 20 updates, 2 snapshots, a 2 × 2 probe grid with 2 seeds.
+    ``first``: the dashboard's welcome study, a few minutes on a laptop CPU — the first task fine-tuned
+    with a snapshot at every epoch end, the others recorded at update 0 and the end, a one-size probe
+    grid with 2 seeds.
     """
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {', '.join(PRESETS)}, not {preset!r}")
@@ -81,6 +84,10 @@ def preset_specs(preset: str, tasks: list[str], *, model: str | None, seeds: tup
         probes = ProbeConfig(hidden_sizes=(32, 64), seeds=(0, 1), max_epochs=20)
         snaps = SnapshotOptions(every=10, epochs=0)
         return [StudySpec(t, model, seeds, train, snaps, probes, data_dir=data_dir, device=device) for t in tasks]
+    if preset == "first":
+        snaps = SnapshotOptions(probe_tasks=tuple(tasks[1:]), probe_steps="ends")
+        probes = ProbeConfig(hidden_sizes=(64,), seeds=(0, 1), max_epochs=50)
+        return [StudySpec(tasks[0], model, seeds, train, snaps, probes, data_dir=data_dir, device=device)]
     specs = []
     for task in tasks:
         others = tuple(t for t in tasks if t != task) if preset == "paper" else ()
