@@ -213,9 +213,9 @@ def sidebar_selection() -> Selection | None:
         task = synced(st.selectbox, "Task", "task", sorted(tasks["task"].unique()))
         runs = study_runs(root, model, task)
         labels = {NO_RUN: "pre-trained (no fine-tuning)"} | dict(zip(runs["run"], runs["label"]))
-        finished = runs[runs["status"] == "done"]["run"]
+        first = runs.sort_values("status", key=lambda s: s != "done", kind="stable")["run"]  # finished runs first
         run = synced(st.selectbox, "Fine-tuning run", "run", list(labels), format_func=labels.get,
-                     default=finished.iloc[0] if len(finished) else NO_RUN,
+                     default=first.iloc[0] if len(first) else NO_RUN,
                      help="Runs of this model on this task in the store; start more from Runs.")
         if run != NO_RUN:
             status = runs.set_index("run").loc[run]

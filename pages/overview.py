@@ -14,12 +14,22 @@ VERDICT_ICONS = {"reproduced": "✅ reproduced", "not reproduced": "❌ not repr
                  "not computed": "⏳ not computed", "n/a": "➖ not applicable"}
 
 
+LOOK_AT = (("pages/distances.py", "Distances", ":material/straighten:"),
+           ("pages/linearity.py", "Linearity", ":material/stacked_line_chart:"),
+           ("pages/layers.py", "Layers", ":material/layers:"),
+           ("pages/centroids.py", "Centroid paths", ":material/timeline:"))
+"""The pages that show a study's evidence, linked above its findings."""
+
+
 def findings_panel() -> None:
     """The paper's five findings against one stored study: whether it reproduces each, and the evidence."""
     stored = ui.stored_studies(str(store.root))
     if stored.empty:
         return
     st.subheader("The paper's findings", anchor=False)
+    links = st.container(horizontal=True)
+    for path, title, icon in LOOK_AT:
+        links.page_link(path, label=title, icon=icon)
     names = {r.key: f"{ui.short_name(r.model)} · {r.task} · seeds {r.seeds} · {r.optimizer}" for r in
              stored.iloc[::-1].itertuples()}
     key = st.selectbox("Study", list(names), format_func=names.get, key="findings-study")

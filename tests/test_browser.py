@@ -176,8 +176,9 @@ def test_a_first_study_from_an_empty_store_fills_the_pages_without_a_reload(brow
         assert_no_error(page)
         page.get_by_role("button", name="Compute a first study").click()
         page.get_by_text("The paper's findings").wait_for(timeout=600_000)  # the study entry has landed
-        assert page.get_by_text("Welcome").count() == 0
-        page.get_by_role("link", name="Distances").click()
+        page.wait_for_function(READY, timeout=60_000)
+        assert page.get_by_role("heading", name="Welcome").count() == 0
+        page.locator('[data-testid="stMain"]').get_by_role("link", name="Distances").click()
         page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2",
                                timeout=120_000)
         assert page.locator("h1").first.inner_text().startswith("Distances")
