@@ -1,17 +1,24 @@
 """The content-addressed store: round trip, atomic writes, concurrent writers, clear errors."""
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing as mp
+import os
+import signal
+import socket
 import subprocess
 import sys
 import textwrap
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from analysis.cli import main
-from analysis.store import Store, StoreError, make_key
+from analysis.processes import ProcessId
+from analysis.store import Store, StoreError, make_key, tmp_writer
 
 SPEC = {"model": "abc", "task": "pos", "split": "train"}
 
@@ -124,3 +131,137 @@ def test_cli_lists_entries_with_options_before_or_after_the_action(store, capsys
         assert main(argv) == 0
         out = json.loads(capsys.readouterr().out)
         assert [e["kind"] for e in out["entries"]] == ["demo"]
+
+
+def tree_digest(root: Path) -> str:
+    """A hash of every path and file content under ``root`` (to tell that nothing changed)."""
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        h.update(str(path.relative_to(root)).encode())
+        if path.is_file():
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+NOT_KEYS = ["", ".", "..", "../..", "/", "/etc/passwd", "entries", "embed-" + "0" * 23, "embed-" + "0" * 24 + "/..",
+            "EMBED-" + "0" * 24, "embed-" + "g" * 24, "embed-" + "0" * 24 + "\n", "x/embed-" + "0" * 24]
+
+
+def test_every_call_taking_a_key_refuses_anything_else(store):
+    with store.create("embed", SPEC) as w:
+        w.save_array("x", np.arange(3))
+    before = tree_digest(store.root)
+    for bad in NOT_KEYS + [None, 3]:
+        for call in (store.has, store.get, store.__getitem__, store.delete):
+            with pytest.raises(StoreError, match="not a store key"):
+                call(bad)
+    assert tree_digest(store.root) == before
+    assert store.has(make_key("embed", SPEC))
+
+
+def test_cli_store_rm_refuses_non_keys_and_leaves_the_store_intact(store, capsys):
+    with store.create("embed", SPEC) as w:
+        w.save_array("x", np.arange(3))
+    key = make_key("embed", SPEC)
+    before = tree_digest(store.root)
+    for bad in ["", ".", "..", str(store.entries), str(store.root), f"../entries/{key}"]:
+        assert main(["store", "rm", "--store", str(store.root), bad]) == 2
+        assert "not a store key" in capsys.readouterr().err
+        assert main(["store", "rm", "--store", str(store.root), key, bad]) == 2  # nothing deleted, not even the key
+        capsys.readouterr()
+    assert tree_digest(store.root) == before
+    assert main(["store", "rm", "--store", str(store.root), key]) == 0
+    assert not store.has(key)
+
+
+def test_kinds_are_plain_words():
+    with pytest.raises(StoreError, match="not a store kind"):
+        make_key("../x", SPEC)
+
+
+@pytest.mark.parametrize("meta, problem", [
+    ("[1, 2]", "JSON list, not an object"),
+    ('"text"', "JSON str, not an object"),
+    ("{}", "lacks its kind or spec"),
+    ('{"kind": "embed", "spec": [], "summary": {}}', "lacks its kind or spec"),
+    ('{"kind": "embed", "spec": {}, "summary": 3}', "summary is not an object"),
+    ('{"kind": "probe", "spec": {}}', "names another entry"),
+])
+def test_a_foreign_record_is_listed_as_unreadable(store, meta, problem):
+    with store.create("embed", {"good": 1}):
+        pass
+    bad = store.entries / make_key("embed", SPEC)
+    bad.mkdir()
+    (bad / "meta.json").write_text(meta)
+    with pytest.raises(StoreError, match=problem) as err:
+        store.get(bad.name)
+    assert str(bad / "meta.json") in str(err.value)
+    assert [e.key for e in store.ls()] == [make_key("embed", {"good": 1})]
+    assert store.broken() == [bad]
+
+
+def test_a_folder_not_named_as_a_key_is_unreadable(store):
+    (store.entries / "stray").mkdir(parents=True)
+    assert store.ls() == [] and store.broken() == [store.entries / "stray"]
+
+
+def test_an_empty_array_file_is_a_store_error_naming_it(store):
+    with store.create("embed", SPEC) as w:
+        w.save_array("labels", np.arange(4))
+    entry = store[make_key("embed", SPEC)]
+    entry.file("labels.npy").write_bytes(b"")
+    for mmap in (True, False):
+        with pytest.raises(StoreError, match="labels.npy.*empty"):
+            entry.array("labels", mmap=mmap)
+
+
+def test_sigterm_removes_the_unfinished_entry(store):
+    code = textwrap.dedent(f"""
+        import time, numpy as np
+        from analysis.processes import exit_on_sigterm
+        from analysis.store import Store
+        exit_on_sigterm()
+        with Store({str(store.root)!r}).create("embed", {SPEC!r}) as w:
+            w.new_array("layer_00", (1000, 10), np.float32)[:] = 1.0
+            print("writing", flush=True)
+            time.sleep(60)
+    """)
+    writer = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert writer.stdout.readline() == "writing\n"
+    assert len(list(store.tmp.iterdir())) == 1
+    writer.send_signal(signal.SIGTERM)
+    assert writer.wait(timeout=30) == 128 + signal.SIGTERM
+    assert list(store.tmp.iterdir()) == [] and store.ls() == []
+
+
+def _leftover(store: Store, pid: int, started: int, host: str) -> Path:
+    path = store.tmp / f"{make_key('embed', {'pid': pid, 'host': host})}.{pid}.{started}.0123abcd@{host}"
+    path.mkdir(parents=True)
+    (path / "layer_00.npy").write_bytes(b"partial")
+    return path
+
+
+def test_cleaning_removes_only_dead_writers_of_this_host(store):
+    me, here = ProcessId.current(), socket.gethostname()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    live = _leftover(store, me.pid, me.started, here)
+    reused = _leftover(store, me.pid, me.started - 500, here)  # this pid, but an older process
+    gone = _leftover(store, dead.pid, me.started, here)
+    other_host = _leftover(store, dead.pid, me.started, "another-node.cluster")
+    unknown = store.tmp / "embed-0123.456.abcd"
+    unknown.mkdir()
+    deleted = store.tmp / f"deleted.{make_key('embed', SPEC)}.0123abcd"
+    deleted.mkdir()
+    assert tmp_writer(live.name) == me and tmp_writer(other_host.name).alive() is None
+    assert store.clean_tmp() == 3
+    assert sorted(store.tmp.iterdir()) == sorted([live, other_host, unknown])
+
+
+def test_the_first_entry_a_store_creates_removes_dead_leftovers(store):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    gone = _leftover(store, dead.pid, ProcessId.current().started, socket.gethostname())
+    with Store(store.root).create("embed", SPEC):
+        pass
+    assert not gone.exists() and list(store.tmp.iterdir()) == []

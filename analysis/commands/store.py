@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..store import Store
+from ..store import Store, check_key
 from .common import unset_unless_given
 
 
@@ -49,6 +49,8 @@ def run_ls(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_rm(args: argparse.Namespace) -> dict[str, Any]:
     store = Store(args.store)
+    for key in args.keys:  # every key checked before anything is deleted
+        check_key(key)
     for key in args.keys:
         store.delete(key)
     return {"deleted": args.keys, "text": f"deleted {len(args.keys)} entries"}
