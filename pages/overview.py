@@ -3,6 +3,7 @@ import streamlit as st
 
 import ui
 from analysis.config import DEFAULT_MODEL
+from analysis.finetune import broken_records
 from analysis.jobs import list_jobs
 
 ui.ensure_app()
@@ -25,7 +26,9 @@ if table.empty:
         f"The store at `{store.root}` is empty. Start with a first study using the offline default model "
         f"**{DEFAULT_MODEL}** on the TREC-6 question classification test set — it runs in the background and "
         "takes about a minute on a laptop CPU; results appear here when it is done.")
-    if st.button("Compute a first study", type="primary", icon=":material/rocket_launch:", disabled=bool(running)):
+    if not ui.can_start():
+        ui.read_only_note()
+    elif st.button("Compute a first study", type="primary", icon=":material/rocket_launch:", disabled=bool(running)):
         ui.start_job(FIRST_STUDY, f"first study: {DEFAULT_MODEL} trec-6/test")
         st.rerun()
     st.markdown("Or from a terminal: `python -m analysis embed --task trec-6 --split test`. "
@@ -48,5 +51,9 @@ else:
         st.dataframe(ui.entry_table(str(store.root)), hide_index=True, width="stretch")
 
 for path in store.broken():
-    st.warning(f"Unreadable store entry `{path.name}`: its metadata is missing or corrupt. It is ignored; "
-               f"remove it with `python -m analysis store rm {path.name}`.", icon=":material/warning:")
+    st.warning(f"Unreadable store entry `{path.name}` (`{path}`): its metadata is missing, corrupt or not this "
+               "project's. It is ignored; remove it with `python -m analysis store rm` if it is an entry, or by "
+               "hand.", icon=":material/warning:")
+for path in broken_records(store):
+    st.warning(f"Unreadable fine-tuning run record `{path}`: it is corrupt or incomplete and is ignored.",
+               icon=":material/warning:")
