@@ -29,6 +29,7 @@ from .store import Store, process_alive
 RUNNING, DONE, FAILED, CANCELLED, LOST = "running", "done", "failed", "cancelled", "lost"
 PERCENT = re.compile(r"(\d{1,3})%\|")
 COUNT = re.compile(r"\|\s*(\d+)/(\d+)\s")
+JOB_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]{6}")
 
 
 class JobError(RuntimeError):
@@ -174,6 +175,8 @@ def list_jobs(store: Store) -> list[Job]:
 
 
 def get(store: Store, job_id: str) -> Job:
+    if not isinstance(job_id, str) or not JOB_ID.fullmatch(job_id):
+        raise JobError(f"not a job id: {job_id!r}")
     return read(jobs_dir(store) / job_id)
 
 

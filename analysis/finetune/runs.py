@@ -37,7 +37,7 @@ from typing import Any
 import pandas as pd
 import psutil
 
-from ..store import KEY, Store, StoreError
+from ..store import KEY, Store, StoreError, check_key
 from .options import TrainOptions
 
 RECORD = "run.json"
@@ -48,7 +48,7 @@ REQUIRED = ("run", "group", "task", "model", "seed", "status", "step", "total_st
 
 
 def record_path(store: Store, run: str) -> Path:
-    return store.work / run / RECORD
+    return store.work / check_key(run) / RECORD
 
 
 def read_record(store: Store, run: str) -> dict[str, Any] | None:
