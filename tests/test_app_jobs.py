@@ -138,3 +138,13 @@ def test_a_job_start_removes_dead_writers_leftovers(store):
     job = jobs.launch(store, [sys.executable, "-c", "pass"], "any job")
     wait_until(lambda: not jobs.get(store, job.id).active)
     assert not leftover.exists()
+
+
+def test_cancelling_a_real_command_mid_write_leaves_no_temporary_folder(store, tiny_bert, shared_data):
+    job = jobs.start(store, ["embed", "--model", str(tiny_bert), "--task", "pos", "--split", "train",
+                             "--data-dir", str(shared_data)], "embed pos/train")
+    wait_until(lambda: store.tmp.is_dir() and any(store.tmp.iterdir()) or not jobs.get(store, job.id).active,
+               timeout=120)
+    assert jobs.get(store, job.id).active, "the command ended before it could be cancelled mid-write"
+    assert jobs.cancel(store, job.id, grace=30).state == jobs.CANCELLED
+    assert list(store.tmp.iterdir()) == [] and store.ls() == []
