@@ -530,3 +530,29 @@ def test_a_corrupt_or_foreign_record_is_listed_and_breaks_no_other_page(dashboar
                 assert "StoreError" in error.value and "labels.npy" in error.value, (page, error.value)
     at = open_app(root, monkeypatch, "embeddings", task="trec-6")
     assert "the file is empty" in at.error[0].value
+
+
+def test_a_session_cancels_only_its_own_jobs_unless_operator(tmp_path, monkeypatch):
+    store = Store(tmp_path / "store")
+    monkeypatch.setenv("FTGEO_TOKEN", "correct horse")  # on loopback: sessions without it are users
+    sleep = [sys.executable, "-c", "import time; time.sleep(300)"]
+    theirs = jobs.launch(store, sleep, "their job", owner="another-session")
+    mine = jobs.launch(store, sleep, "my job", owner="this-session")
+    try:
+        for job in (theirs, mine):
+            deadline = time.time() + 30
+            while jobs.get(store, job.id).process is None and time.time() < deadline:
+                time.sleep(0.1)
+        at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=120)
+        monkeypatch.setenv("FTGEO_STORE", str(store.root))
+        at.session_state["_owner"] = "this-session"
+        at.run()
+        at.switch_page("pages/runs.py").run()
+        assert [b.key for b in at.button if b.label == "Cancel"] == [f"cancel-{mine.id}"]
+        at.button(key=f"cancel-{mine.id}").click().run()
+        assert jobs.get(store, mine.id).state == jobs.CANCELLED and jobs.get(store, theirs.id).active
+        at.sidebar.text_input(key="operator_token").input("correct horse").run()
+        assert [b.key for b in at.button if b.label == "Cancel"] == [f"cancel-{theirs.id}"]
+    finally:
+        for job in (theirs, mine):
+            jobs.cancel(store, job.id, grace=10)

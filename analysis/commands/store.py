@@ -19,7 +19,8 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     rm = actions.add_parser("rm", parents=[again], help="delete entries by key")
     rm.add_argument("keys", nargs="+")
     rm.set_defaults(handler=run_rm)
-    clean = actions.add_parser("clean", parents=[again], help="remove leftovers of killed writes")
+    clean = actions.add_parser("clean", parents=[again],
+                               help="remove leftovers of killed writes on this host (never another host's)")
     clean.set_defaults(handler=run_clean)
 
 
@@ -58,4 +59,4 @@ def run_rm(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_clean(args: argparse.Namespace) -> dict[str, Any]:
     n = Store(args.store).clean_tmp()
-    return {"removed": n, "text": f"removed {n} leftover temporary folders"}
+    return {"removed": n, "text": f"removed {n} leftover temporary folders (of writers on this host that no longer run)"}
