@@ -329,7 +329,11 @@ def start_job(args: list[str], name: str) -> jobs.Job | None:
     if not can_start():
         st.error("Viewer mode: nothing can be started from this session.", icon=":material/visibility:")
         return None
-    job = jobs.start(store(), args, name, owner=session_owner())
+    try:
+        job = jobs.start(store(), args, name, owner=session_owner())
+    except jobs.JobError as exc:
+        st.error(f"Not started: {exc}", icon=":material/block:")
+        return None
     st.toast(f"Started: {name}", icon=":material/play_arrow:")
     return job
 
@@ -339,7 +343,11 @@ def call_job(target: str, kwargs: dict[str, Any], name: str) -> jobs.Job | None:
     if not can_start():
         st.error("Viewer mode: nothing can be started from this session.", icon=":material/visibility:")
         return None
-    return jobs.call(store(), target, kwargs, name, owner=session_owner())
+    try:
+        return jobs.call(store(), target, kwargs, name, owner=session_owner())
+    except jobs.JobError as exc:
+        st.error(f"Not started: {exc}", icon=":material/block:")
+        return None
 
 
 def cancel_job(job_id: str) -> None:
@@ -373,8 +381,8 @@ def offer_computation(what: str, args: list[str], key: str) -> None:
     elif not can_start():
         read_only_note()
     elif st.button(f"Compute it: `python -m analysis {' '.join(args)}`", key=key, icon=":material/play_arrow:"):
-        start_job(args, name)
-        st.rerun()
+        if start_job(args, name):
+            st.rerun()
 
 
 def need_study(selection: Selection | None) -> Selection:
@@ -462,8 +470,8 @@ def offer_job(what: str, target: str, kwargs: dict[str, Any], key: str) -> None:
     elif not can_start():
         read_only_note()
     elif st.button("Compute it in the background", key=key, icon=":material/play_arrow:"):
-        call_job(target, kwargs, name)
-        st.rerun()
+        if call_job(target, kwargs, name):
+            st.rerun()
 
 
 @st.cache_data(ttl=3, show_spinner=False)

@@ -29,6 +29,8 @@ from .store import Store, process_alive
 RUNNING, DONE, FAILED, CANCELLED, LOST = "running", "done", "failed", "cancelled", "lost"
 PERCENT = re.compile(r"(\d{1,3})%\|")
 COUNT = re.compile(r"\|\s*(\d+)/(\d+)\s")
+MAX_JOBS = 4
+MAX_JOBS_ENV = "FTGEO_MAX_JOBS"
 JOB_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]{6}")
 
 
@@ -113,11 +115,31 @@ def _call(target: str, kwargs: str, root: str) -> int:
     return 0
 
 
+def max_jobs() -> int:
+    """How many jobs of one store may run at once: ``$FTGEO_MAX_JOBS``, else :data:`MAX_JOBS`."""
+    value = os.environ.get(MAX_JOBS_ENV, "").strip()
+    if not value:
+        return MAX_JOBS
+    if not value.isdigit() or int(value) < 1:
+        raise JobError(f"${MAX_JOBS_ENV} must be a whole number of at least 1, not {value!r}")
+    return int(value)
+
+
 def launch(store: Store, argv: list[str], name: str, owner: str | None = None) -> Job:
-    """Start any command detached as a job of ``store``, under the runner; returns at once."""
-    job_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-    folder = store.work_dir(f"jobs/{job_id}")
-    _write(folder / "job.json", {"id": job_id, "name": name, "argv": argv, "created": time.time(), "owner": owner})
+    """Start any command detached as a job of ``store``, under the runner; returns at once.
+
+    Refused (``JobError``) while :func:`max_jobs` jobs of this store run already.
+    """
+    limit = max_jobs()
+    with store.lock("jobs"):  # two starts at once cannot both take the last free place
+        running = [j for j in list_jobs(store) if j.active]
+        if len(running) >= limit:
+            raise JobError(f"{len(running)} jobs are running already (at most {limit} at once, ${MAX_JOBS_ENV}); "
+                           "wait for one to end or cancel one")
+        job_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        folder = store.work_dir(f"jobs/{job_id}")
+        _write(folder / "job.json", {"id": job_id, "name": name, "argv": argv, "created": time.time(),
+                                     "owner": owner})
     with open(os.devnull, "rb") as devnull:
         subprocess.Popen([sys.executable, "-m", "analysis.jobs", str(folder)], cwd=PROJECT_ROOT,
                          stdin=devnull, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

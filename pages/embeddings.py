@@ -23,9 +23,9 @@ with c3:
     if clusters is None and not ui.presentation() and ui.can_start():
         if st.button("Compute DirectProbe clusters", key="compute-clusters", icon=":material/play_arrow:",
                      help="Runs DirectProbe on this layer in the background (see Runs)."):
-            ui.call_job("analysis.views:directprobe_layers", {"entries": [sel.entry.key], "layers": [sel.layer]},
-                        f"DirectProbe {sel.slug}")
-            st.toast("DirectProbe started; the cluster colouring appears when it is done.")
+            if ui.call_job("analysis.views:directprobe_layers", {"entries": [sel.entry.key], "layers": [sel.layer]},
+                           f"DirectProbe {sel.slug}"):
+                st.toast("DirectProbe started; the cluster colouring appears when it is done.")
 
 points = ui.projection(root, sel.entry.key, sel.layer, method, dims).join(ui.targets(root, sel.entry.key))
 colors = sel.colors

@@ -29,8 +29,8 @@ if table.empty:
     if not ui.can_start():
         ui.read_only_note()
     elif st.button("Compute a first study", type="primary", icon=":material/rocket_launch:", disabled=bool(running)):
-        ui.start_job(FIRST_STUDY, f"first study: {DEFAULT_MODEL} trec-6/test")
-        st.rerun()
+        if ui.start_job(FIRST_STUDY, f"first study: {DEFAULT_MODEL} trec-6/test"):
+            st.rerun()
     st.markdown("Or from a terminal: `python -m analysis embed --task trec-6 --split test`. "
                 "Other models, tasks and fine-tuning runs can be started from **Runs**.")
 else:

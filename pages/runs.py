@@ -86,10 +86,10 @@ else:
                 n_layers = int(store[entries[0]].summary["n_layers"])
                 st.caption(f"{len(entries)} representation(s) × {n_layers} layers; stored results are skipped.")
                 if st.button("Start", key="start-dp", type="primary", icon=":material/play_arrow:"):
-                    ui.call_job("analysis.views:directprobe_layers",
-                                {"entries": entries, "layers": list(range(n_layers))},
-                                f"DirectProbe {model} {task}/{split}")
-                    st.toast("Started: DirectProbe", icon=":material/play_arrow:")
+                    if ui.call_job("analysis.views:directprobe_layers",
+                                   {"entries": entries, "layers": list(range(n_layers))},
+                                   f"DirectProbe {model} {task}/{split}"):
+                        st.toast("Started: DirectProbe", icon=":material/play_arrow:")
     with tabs[2]:
         model, task = study_fields("ft")
         seed = st.number_input("Seed", 0, 10_000, 0, key="ft-seed")

@@ -148,3 +148,22 @@ def test_cancelling_a_real_command_mid_write_leaves_no_temporary_folder(store, t
     assert jobs.get(store, job.id).active, "the command ended before it could be cancelled mid-write"
     assert jobs.cancel(store, job.id, grace=30).state == jobs.CANCELLED
     assert list(store.tmp.iterdir()) == [] and store.ls() == []
+
+
+def test_concurrent_jobs_are_capped_with_a_clear_error(store, monkeypatch):
+    monkeypatch.setenv("FTGEO_MAX_JOBS", "2")
+    sleep = [sys.executable, "-c", "import time; time.sleep(300)"]
+    running = [jobs.launch(store, sleep, f"sleeper {i}") for i in range(2)]
+    try:
+        with pytest.raises(jobs.JobError, match="2 jobs are running already"):
+            jobs.start(store, ["store", "ls"], "one too many")
+        assert len(jobs.list_jobs(store)) == 2
+        jobs.cancel(store, running[0].id, grace=10)
+        extra = jobs.start(store, ["store", "ls"], "now there is room")
+        wait_until(lambda: not jobs.get(store, extra.id).active)
+    finally:
+        for job in running:
+            jobs.cancel(store, job.id, grace=10)
+    monkeypatch.setenv("FTGEO_MAX_JOBS", "none")
+    with pytest.raises(jobs.JobError, match="FTGEO_MAX_JOBS must be a whole number"):
+        jobs.start(store, ["store", "ls"], "misconfigured")
