@@ -32,10 +32,10 @@ page = st.navigation(PAGES, position="top")
 log = logging.getLogger("dashboard")
 ui.chrome_controls()
 try:  # the sidebar reads the store too; a record it cannot read leaves the pages working
-    st.session_state["_selection"] = ui.sidebar_selection()
+    st.session_state["_selection"], st.session_state["_sidebar_failed"] = ui.sidebar_selection(), False
 except Exception as exc:
     log.exception("sidebar failed")
-    st.session_state["_selection"] = None
+    st.session_state["_selection"], st.session_state["_sidebar_failed"] = None, True
     st.sidebar.error(f"**The study pickers could not be drawn.** {type(exc).__name__}: {exc}", icon=":material/error:")
 try:
     page.run()

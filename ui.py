@@ -387,6 +387,10 @@ def offer_computation(what: str, args: list[str], key: str) -> None:
 
 def need_study(selection: Selection | None) -> Selection:
     """Stop the page with a pointer to the Overview when no study is stored yet."""
+    if selection is None and st.session_state.get("_sidebar_failed"):
+        st.info("The study pickers could not read the store (see the sidebar); the **Overview** lists what is "
+                "unreadable.", icon=":material/info:")
+        st.stop()
     if selection is None:
         st.info("Nothing is stored yet. Open **Overview** to compute a first study.", icon=":material/info:")
         st.stop()

@@ -35,6 +35,9 @@ KEY = re.compile(r"[a-z]+-[0-9a-f]{24}")
 KIND = re.compile(r"[a-z]+")
 TMP_NAME = re.compile(r"(?P<key>[a-z]+-[0-9a-f]{24})\.(?P<pid>\d+)\.(?P<started>\d+)\.[0-9a-f]{8}@(?P<host>.+)")
 DELETED = "deleted."
+REPRESENTATION_SUMMARY = {"model": str, "task": str, "split": str, "n_targets": int, "n_layers": int, "dim": int,
+                          "label_names": list}
+"""What the summary of a representation (kinds ``embed`` and ``snapshot``) holds; every reader relies on it."""
 
 
 class StoreError(RuntimeError):
@@ -387,6 +390,10 @@ def _meta_problem(meta: Any, key: str) -> str | None:
         return "metadata lacks its kind or spec"
     if not isinstance(meta.get("summary", {}), dict):
         return "its summary is not an object"
+    if meta["kind"] in ("embed", "snapshot"):
+        wrong = [k for k, t in REPRESENTATION_SUMMARY.items() if not isinstance(meta.get("summary", {}).get(k), t)]
+        if wrong:
+            return f"its summary lacks {', '.join(wrong)} (or holds the wrong type)"
     if meta.get("key", key) != key or not key.startswith(f"{meta['kind']}-"):
         return f"metadata names another entry ({meta.get('key')!r}, kind {meta['kind']!r})"
     return None

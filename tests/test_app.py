@@ -556,3 +556,33 @@ def test_a_session_cancels_only_its_own_jobs_unless_operator(tmp_path, monkeypat
     finally:
         for job in (theirs, mine):
             jobs.cancel(store, job.id, grace=10)
+
+
+def test_a_record_lacking_what_readers_need_is_listed_and_other_studies_still_show(dashboard_store, tmp_path,
+                                                                                     monkeypatch):
+    root = tmp_path / "store"
+    shutil.copytree(dashboard_store.root, root)
+    store = Store(root)
+    pos = catalog.find_embed(store, next(iter(catalog.studies(store)["model"])), "pos", "test")
+    meta = json.loads((pos.path / "meta.json").read_text())
+    del meta["summary"]["n_layers"]  # well-formed JSON, but not what this version writes
+    (pos.path / "meta.json").write_text(json.dumps(meta))
+    at = open_app(root, monkeypatch)
+    assert_clean(at)
+    assert any(str(pos.path) in w.value for w in at.warning)
+    assert "pos" not in at.sidebar.selectbox(key="task").options
+    for page in PAGES:
+        assert not open_app(root, monkeypatch, page).exception, page
+
+
+def test_a_failing_sidebar_leaves_every_page_working(dashboard_store, monkeypatch):
+    def broken_sidebar():
+        raise KeyError("n_layers")
+
+    monkeypatch.setattr(ui, "sidebar_selection", broken_sidebar)
+    for page in PAGES:
+        at = open_app(dashboard_store.root, monkeypatch, page)
+        assert not at.exception, page
+        assert "could not be drawn" in at.sidebar.error[0].value and "n_layers" in at.sidebar.error[0].value
+    assert open_app(dashboard_store.root, monkeypatch).title  # the Overview draws its table
+    assert "could not read the store" in open_app(dashboard_store.root, monkeypatch, "embeddings").info[0].value
