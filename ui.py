@@ -433,10 +433,16 @@ def centroid_shift(root: str, run: str, task: str, split: str, steps: pd.DataFra
     return views.centroid_shift(Store(root), steps, upto, layer, run, task, split)
 
 
-@st.cache_data(show_spinner="Reading distances…", max_entries=32)
 def distance_dynamics(root: str, run: str, task: str, split: str, steps: pd.DataFrame,
                       layer: int) -> pd.DataFrame | None:
-    """Minimum distances over a run's snapshots (read once: every DirectProbe result of ``steps`` is stored)."""
+    """Minimum distances over a run's snapshots, read once for each set of stored DirectProbe results."""
+    missing = missing_directprobe(root, tuple(steps["entry"]), (int(layer),))
+    return _distance_dynamics(root, run, task, split, steps, layer, tuple(missing))
+
+
+@st.cache_data(show_spinner="Reading distances…", max_entries=32)
+def _distance_dynamics(root: str, run: str, task: str, split: str, steps: pd.DataFrame, layer: int,
+                       missing: tuple[tuple[str, int], ...]) -> pd.DataFrame | None:
     return views.distance_dynamics(Store(root), steps, layer, run, task, split)
 
 
