@@ -45,6 +45,13 @@ def run_app_py_on_every_rerun(monkeypatch):
     monkeypatch.setattr(PagesManager, "__init__", init)
 
 
+@pytest.fixture(autouse=True)
+def a_loopback_server(monkeypatch):
+    """AppTest has no server, and reads ``.streamlit/config.toml`` only from the working folder: the tests act
+    as the local user of the configured loopback server (tests/test_access.py checks the configuration)."""
+    monkeypatch.setattr(ui, "server_address", lambda: "127.0.0.1")
+
+
 def open_app(root: Path, monkeypatch, page: str = "overview", **params: str) -> AppTest:
     """Run the app on ``root`` with the given URL query parameters, then open ``page``."""
     monkeypatch.setenv("FTGEO_STORE", str(root))
