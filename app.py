@@ -30,10 +30,16 @@ PAGES = {
 
 page = st.navigation(PAGES, position="top")
 ui.refresh_listings()
-st.session_state["_selection"] = ui.sidebar_selection()
+log = logging.getLogger("dashboard")
 ui.chrome_controls()
+try:  # the sidebar reads the store too; a record it cannot read leaves the pages working
+    st.session_state["_selection"], st.session_state["_sidebar_failed"] = ui.sidebar_selection(), False
+except Exception as exc:
+    log.exception("sidebar failed")
+    st.session_state["_selection"], st.session_state["_sidebar_failed"] = None, True
+    st.sidebar.error(f"**The study pickers could not be drawn.** {type(exc).__name__}: {exc}", icon=":material/error:")
 try:
     page.run()
 except Exception as exc:  # a page never shows a traceback: one clear message instead
-    logging.getLogger("dashboard").exception("page %s failed", page.title)
+    log.exception("page %s failed", page.title)
     st.error(f"**This view could not be drawn.** {type(exc).__name__}: {exc}", icon=":material/error:")

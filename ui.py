@@ -5,15 +5,19 @@ here and hand the resulting figures to :func:`show_figure`.
 """
 from __future__ import annotations
 
+import os
+import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from analysis import access as rights
 from analysis import catalog, figures, jobs, paper, views
 from analysis.colors import label_colors
 from analysis.config import store_dir
@@ -23,6 +27,8 @@ PRESENT = "present"
 EXPORT = "export"
 REPORT = "report_items"
 NO_RUN = "pre-trained"
+TOKEN = "operator_token"
+OWNER = "_owner"
 
 
 # ---------------------------------------------------------------- store access (cached)
@@ -284,10 +290,48 @@ def presentation() -> bool:
     return bool(st.session_state.get(PRESENT))
 
 
+# ---------------------------------------------------------------- who may do what (decided by analysis.access)
+
+def server_address() -> str | None:
+    """The address the server listens on (``server.address``; unset: every interface)."""
+    return st.get_option("server.address")
+
+
+def access() -> rights.Access:
+    """This session's rights: viewer (read-only), user (its own jobs) or operator."""
+    return rights.decide(server_address(), rights.viewer_flag(sys.argv[1:], os.environ),
+                         os.environ.get(rights.TOKEN_ENV), st.session_state.get(TOKEN))
+
+
+def can_start() -> bool:
+    """Whether this session may start work (every Start and "Compute it" control asks)."""
+    return access().can_start
+
+
+def session_owner() -> str:
+    """A random token naming this browser session as the owner of the jobs it starts."""
+    return st.session_state.setdefault(OWNER, uuid.uuid4().hex)
+
+
+def access_controls() -> None:
+    """The operator-token field (when a token is configured) and a note in viewer mode, in the sidebar."""
+    explicit_viewer = rights.viewer_flag(sys.argv[1:], os.environ)
+    if os.environ.get(rights.TOKEN_ENV) and not explicit_viewer:
+        st.text_input("Operator token", type="password", key=TOKEN,
+                      help="Operators may start and cancel work; without the token this session only views.")
+    mode = access()
+    if mode.token_accepted:
+        st.caption(":material/admin_panel_settings: Operator")
+    elif not mode.can_start:
+        st.caption(":material/visibility: Viewer mode: browse, export and build reports; nothing can be started, "
+                   "cancelled or deleted from here.")
+
+
 def chrome_controls() -> None:
-    """Presentation toggle and export format at the bottom of the sidebar; the page CSS to match."""
+    """Presentation toggle, export format and access controls in the sidebar; the page CSS to match."""
     with st.sidebar:
         st.divider()
+        access_controls()
         synced_flag("Presentation mode", PRESENT, help="Large type, no debugging chrome, for projecting.")
         if not presentation():
             synced(st.radio, "Figure download format", EXPORT, ["png", "svg"], horizontal=True,
@@ -312,21 +356,58 @@ def show_figure(fig: go.Figure, name: str, data: pd.DataFrame | None = None, cap
         row.download_button("Data (CSV)", data=lambda: data.to_csv(index=False), file_name=f"{name}.csv",
                              mime="text/csv", on_click="ignore", key=f"csv-{name}", icon=":material/download:")
     row.button("Add to report", key=f"report-{name}", icon=":material/note_add:", on_click=add_to_report,
-               args=(fig.to_json(), fig.layout.title.text or name, caption))
+               args=(fig, fig.layout.title.text or name, caption))
 
 
-def add_to_report(figure_json: str, title: str, caption: str) -> None:
+def add_to_report(fig: go.Figure, title: str, caption: str) -> None:
+    """Serialise the figure into the session's report (only when clicked, never on every rerun)."""
     items = st.session_state.setdefault(REPORT, [])
-    items.append({"id": uuid.uuid4().hex[:8], "title": title, "caption": caption, "figure": figure_json})
+    items.append({"id": uuid.uuid4().hex[:8], "title": title, "caption": caption, "figure": fig.to_json()})
     st.toast(f"Added “{title}” to the report ({len(items)} figures)", icon=":material/note_add:")
 
 
 # ---------------------------------------------------------------- jobs and missing inputs
 
-def start_job(args: list[str], name: str) -> jobs.Job:
-    job = jobs.start(store(), args, name)
+def start_job(args: list[str], name: str) -> jobs.Job | None:
+    """Start ``python -m analysis <args>`` as this session's job (nothing in viewer mode)."""
+    if not can_start():
+        st.error("Viewer mode: nothing can be started from this session.", icon=":material/visibility:")
+        return None
+    try:
+        job = jobs.start(store(), args, name, owner=session_owner())
+    except jobs.JobError as exc:
+        st.error(f"Not started: {exc}", icon=":material/block:")
+        return None
     st.toast(f"Started: {name}", icon=":material/play_arrow:")
     return job
+
+
+def call_job(target: str, kwargs: dict[str, Any], name: str) -> jobs.Job | None:
+    """Run an analysis function as this session's background job (nothing in viewer mode)."""
+    if not can_start():
+        st.error("Viewer mode: nothing can be started from this session.", icon=":material/visibility:")
+        return None
+    try:
+        return jobs.call(store(), target, kwargs, name, owner=session_owner())
+    except jobs.JobError as exc:
+        st.error(f"Not started: {exc}", icon=":material/block:")
+        return None
+
+
+def cancel_job(job_id: str) -> None:
+    """Cancel a job if this session may: its own, or any for an operator."""
+    mode = access()
+    try:
+        job = jobs.get(store(), job_id)
+        if not mode.can_cancel(job.owner, session_owner()):
+            raise jobs.JobError("only the session that started this job, or an operator, may cancel it")
+        jobs.cancel(store(), job_id, owner=None if mode.role == rights.OPERATOR else session_owner())
+    except jobs.JobError as exc:
+        st.toast(f"Not cancelled: {exc}", icon=":material/block:")
+
+
+def read_only_note() -> None:
+    st.caption(":material/visibility: Viewer mode: an operator can compute this (from **Runs** or this page).")
 
 
 def offer_computation(what: str, args: list[str], key: str) -> None:
@@ -341,13 +422,19 @@ def offer_computation(what: str, args: list[str], key: str) -> None:
         st.caption(f"Running now (job {running[0].id}); see **Runs** for progress.")
     elif args[0] not in cli_commands():
         st.caption(f"`python -m analysis {args[0]}` is not available in this version yet.")
+    elif not can_start():
+        read_only_note()
     elif st.button(f"Compute it: `python -m analysis {' '.join(args)}`", key=key, icon=":material/play_arrow:"):
-        start_job(args, name)
-        st.rerun()
+        if start_job(args, name):
+            st.rerun()
 
 
 def need_study(selection: Selection | None) -> Selection:
     """Stop the page with a pointer to the Overview when no study is stored yet."""
+    if selection is None and st.session_state.get("_sidebar_failed"):
+        st.info("The study pickers could not read the store (see the sidebar); the **Overview** lists what is "
+                "unreadable.", icon=":material/info:")
+        st.stop()
     if selection is None:
         st.info("Nothing is stored yet. Open **Overview** to compute a first study.", icon=":material/info:")
         st.stop()
@@ -388,6 +475,24 @@ def centroid_paths(root: str, run: str, task: str, split: str, steps: pd.DataFra
 def centroid_shift(root: str, run: str, task: str, split: str, steps: pd.DataFrame, upto: int,
                    layer: int) -> pd.DataFrame:
     return views.centroid_shift(Store(root), steps, upto, layer, run, task, split)
+
+
+def distance_dynamics(root: str, run: str, task: str, split: str, steps: pd.DataFrame,
+                      layer: int) -> pd.DataFrame | None:
+    """Minimum distances over a run's snapshots, read once for each set of stored DirectProbe results."""
+    missing = missing_directprobe(root, tuple(steps["entry"]), (int(layer),))
+    return _distance_dynamics(root, run, task, split, steps, layer, tuple(missing))
+
+
+@st.cache_data(show_spinner="Reading distances…", max_entries=32)
+def _distance_dynamics(root: str, run: str, task: str, split: str, steps: pd.DataFrame, layer: int,
+                       missing: tuple[tuple[str, int], ...]) -> pd.DataFrame | None:
+    return views.distance_dynamics(Store(root), steps, layer, run, task, split)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def label_distances(root: str, entry: str, layer: int) -> np.ndarray:
+    return views.label_distances(Store(root), entry, layer)
 
 
 @st.cache_data(ttl=3, show_spinner=False)
@@ -431,9 +536,11 @@ def offer_job(what: str, target: str, kwargs: dict[str, Any], key: str) -> None:
         st.error(f"The last attempt failed: {last_line(failed[0])}", icon=":material/error:")
     if running:
         st.fragment(_poll_job, run_every=2)(running[0].id)
+    elif not can_start():
+        read_only_note()
     elif st.button("Compute it in the background", key=key, icon=":material/play_arrow:"):
-        jobs.call(store(), target, kwargs, name)
-        st.rerun()
+        if call_job(target, kwargs, name):
+            st.rerun()
 
 
 @st.cache_data(ttl=3, show_spinner=False)

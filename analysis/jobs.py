@@ -1,9 +1,11 @@
 """Background jobs: ``python -m analysis ...`` commands run detached, so they outlive the page that started them.
 
-Each job has a folder ``<store>/work/jobs/<id>/`` with ``job.json`` (what to run), ``status.json``
-(written by the runner: pid, state, return code), ``log.txt`` (the command's output) and, once
-asked, a ``cancel`` marker.  The runner, ``python -m analysis.jobs <folder>``, is started in a
-new session, so it and its command form one process group that :func:`cancel` signals as a whole.
+Each job has a folder ``<store>/work/jobs/<id>/`` with ``job.json`` (what to run, and the token of
+the session that started it), ``status.json`` (written by the runner: its pid, host and start time,
+state, return code), ``log.txt`` (the command's output) and, once asked, a ``cancel`` marker.  The
+runner, ``python -m analysis.jobs <folder>``, is started in a new session, so it and its command form
+one process group that :func:`cancel` signals as a whole, and only after checking that the pid still
+names the runner (same start time, same host): a reused pid is never signalled.
 """
 from __future__ import annotations
 
@@ -21,11 +23,19 @@ from pathlib import Path
 from typing import Any
 
 from .config import PROJECT_ROOT
+from .processes import ProcessId, exit_on_sigterm
 from .store import Store, process_alive
 
 RUNNING, DONE, FAILED, CANCELLED, LOST = "running", "done", "failed", "cancelled", "lost"
 PERCENT = re.compile(r"(\d{1,3})%\|")
 COUNT = re.compile(r"\|\s*(\d+)/(\d+)\s")
+MAX_JOBS = 4
+MAX_JOBS_ENV = "FTGEO_MAX_JOBS"
+JOB_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]{6}")
+
+
+class JobError(RuntimeError):
+    """A job cannot be cancelled by this caller or from this host."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,8 @@ class Job:
     pid: int | None
     returncode: int | None
     ended: float | None
+    owner: str | None = None
+    process: ProcessId | None = None
 
     @property
     def log(self) -> Path:
@@ -78,18 +90,22 @@ def jobs_dir(store: Store) -> Path:
     return store.work / "jobs"
 
 
-def start(store: Store, args: list[str], name: str | None = None) -> Job:
-    """Start ``python -m analysis <args> --store <store>`` detached; returns at once."""
+def start(store: Store, args: list[str], name: str | None = None, owner: str | None = None) -> Job:
+    """Start ``python -m analysis <args> --store <store>`` detached; returns at once.
+
+    ``owner`` is a token of whoever starts it (a dashboard session): only that owner, or a caller that
+    passes none (an operator), may cancel it.
+    """
     argv = [sys.executable, "-m", "analysis", *args, "--store", str(store.root)]
-    return launch(store, argv, name or " ".join(args[:3]))
+    return launch(store, argv, name or " ".join(args[:3]), owner)
 
 
-def call(store: Store, target: str, kwargs: dict[str, Any], name: str) -> Job:
+def call(store: Store, target: str, kwargs: dict[str, Any], name: str, owner: str | None = None) -> Job:
     """Run ``target(store, **kwargs)`` in the background; ``target`` is ``"analysis.module:function"``."""
     if not target.startswith("analysis."):
         raise ValueError(f"only analysis functions can run as jobs, not {target!r}")
     argv = [sys.executable, "-m", "analysis.jobs", "call", target, json.dumps(kwargs), str(store.root)]
-    return launch(store, argv, name)
+    return launch(store, argv, name, owner)
 
 
 def _call(target: str, kwargs: str, root: str) -> int:
@@ -99,11 +115,31 @@ def _call(target: str, kwargs: str, root: str) -> int:
     return 0
 
 
-def launch(store: Store, argv: list[str], name: str) -> Job:
-    """Start any command detached as a job of ``store``, under the runner; returns at once."""
-    job_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-    folder = store.work_dir(f"jobs/{job_id}")
-    _write(folder / "job.json", {"id": job_id, "name": name, "argv": argv, "created": time.time()})
+def max_jobs() -> int:
+    """How many jobs of one store may run at once: ``$FTGEO_MAX_JOBS``, else :data:`MAX_JOBS`."""
+    value = os.environ.get(MAX_JOBS_ENV, "").strip()
+    if not value:
+        return MAX_JOBS
+    if not value.isdigit() or int(value) < 1:
+        raise JobError(f"${MAX_JOBS_ENV} must be a whole number of at least 1, not {value!r}")
+    return int(value)
+
+
+def launch(store: Store, argv: list[str], name: str, owner: str | None = None) -> Job:
+    """Start any command detached as a job of ``store``, under the runner; returns at once.
+
+    Refused (``JobError``) while :func:`max_jobs` jobs of this store run already.
+    """
+    limit = max_jobs()
+    with store.lock("jobs"):  # two starts at once cannot both take the last free place
+        running = [j for j in list_jobs(store) if j.active]
+        if len(running) >= limit:
+            raise JobError(f"{len(running)} jobs are running already (at most {limit} at once, ${MAX_JOBS_ENV}); "
+                           "wait for one to end or cancel one")
+        job_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        folder = store.work_dir(f"jobs/{job_id}")
+        _write(folder / "job.json", {"id": job_id, "name": name, "argv": argv, "created": time.time(),
+                                     "owner": owner})
     with open(os.devnull, "rb") as devnull:
         subprocess.Popen([sys.executable, "-m", "analysis.jobs", str(folder)], cwd=PROJECT_ROOT,
                          stdin=devnull, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -122,11 +158,23 @@ def read(folder: Path) -> Job:
     job = json.loads((folder / "job.json").read_text())
     status = _read_json(folder / "status.json")
     pid = status.get("pid")
+    process = _process(status)
     state = status.get("state", RUNNING)
-    if state == RUNNING and not _starting(job, status) and not (pid and process_alive(pid)):
-        state = CANCELLED if (folder / "cancel").exists() else LOST
+    if state == RUNNING and not _starting(job, status):
+        alive = process.alive() if process else bool(pid and process_alive(pid))
+        if alive is False:  # None: on another host, where it cannot be checked from here
+            state = CANCELLED if (folder / "cancel").exists() else LOST
     return Job(id=job["id"], name=job["name"], argv=job["argv"], folder=folder, created=job["created"],
-               state=state, pid=pid, returncode=status.get("returncode"), ended=status.get("ended"))
+               state=state, pid=pid, returncode=status.get("returncode"), ended=status.get("ended"),
+               owner=job.get("owner"), process=process)
+
+
+def _process(status: dict[str, Any]) -> ProcessId | None:
+    """The runner's identity as its status records it (``None`` before it starts, or from an older version)."""
+    try:
+        return ProcessId(int(status["pid"]), str(status["host"]), int(status["started"]))
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _starting(job: dict[str, Any], status: dict[str, Any]) -> bool:
@@ -149,30 +197,44 @@ def list_jobs(store: Store) -> list[Job]:
 
 
 def get(store: Store, job_id: str) -> Job:
+    if not isinstance(job_id, str) or not JOB_ID.fullmatch(job_id):
+        raise JobError(f"not a job id: {job_id!r}")
     return read(jobs_dir(store) / job_id)
 
 
-def cancel(store: Store, job_id: str, grace: float = 5.0) -> Job:
+def cancel(store: Store, job_id: str, grace: float = 5.0, owner: str | None = None) -> Job:
     """Stop a job's whole process group: SIGTERM, then SIGKILL after ``grace`` seconds.
 
-    A job whose runner has not started its command yet sees the ``cancel`` marker and never starts it.
+    ``owner``: the token of the session asking; it must be the one that started the job (``None``: an
+    operator, who may cancel any).  A job whose runner has not started its command yet sees the
+    ``cancel`` marker and never starts it.  Only the runner itself is ever signalled: a pid that now
+    names another process (same pid, other start time) or a runner on another host is left alone.
     """
     job = get(store, job_id)
+    if owner is not None and job.owner != owner:
+        raise JobError(f"job {job_id} was started by another session; only that session or an operator may cancel it")
     if not job.active:
         return job
+    if job.process is not None and not job.process.local:
+        raise JobError(f"job {job_id} runs on host {job.process.host}; cancel it there")
     (job.folder / "cancel").touch()
     deadline = time.time() + grace
-    while job.pid is None and job.active and time.time() < deadline:
+    while job.process is None and job.active and time.time() < deadline:
         time.sleep(0.05)
         job = get(store, job_id)
-    if job.pid is None:
+    if job.process is None:  # not started (it never will: the marker is set), or an older runner without identity
         return job
-    _signal_group(job.pid, signal.SIGTERM)
-    while time.time() < deadline and process_alive(job.pid):
+    _signal_runner(job.process, signal.SIGTERM)
+    while time.time() < deadline and job.process.alive():
         time.sleep(0.1)
-    if process_alive(job.pid):
-        _signal_group(job.pid, signal.SIGKILL)
+    _signal_runner(job.process, signal.SIGKILL)
     return get(store, job_id)
+
+
+def _signal_runner(runner: ProcessId, sig: int) -> None:
+    """Signal the runner's process group, if the runner (this pid with this start time, here) still runs."""
+    if runner.alive():
+        _signal_group(runner.pid, sig)
 
 
 def _signal_group(pid: int, sig: int) -> None:
@@ -205,10 +267,16 @@ def run_job(folder: Path) -> int:
         cancelled = True
 
     signal.signal(signal.SIGTERM, on_term)
-    _write(folder / "status.json", {"pid": os.getpid(), "state": RUNNING, "started": time.time()})
+    me = ProcessId.current()
+    identity = {"pid": me.pid, "host": me.host, "started": me.started}
+    _write(folder / "status.json", {**identity, "state": RUNNING})
     if (folder / "cancel").exists():  # cancelled before it began
-        _write(folder / "status.json", {"pid": os.getpid(), "state": CANCELLED, "ended": time.time()})
+        _write(folder / "status.json", {**identity, "state": CANCELLED, "ended": time.time()})
         return 1
+    try:  # leftovers of this host's writers that died (killed jobs, crashes)
+        Store(folder.parents[2]).clean_tmp()
+    except OSError:
+        pass
     with open(folder / "log.txt", "ab") as log:
         log.write(f"$ {' '.join(job['argv'])}\n".encode())
         log.flush()
@@ -217,9 +285,17 @@ def run_job(folder: Path) -> int:
         code = child.wait()
     cancelled = cancelled or (folder / "cancel").exists()
     state = CANCELLED if cancelled else DONE if code == 0 else FAILED
-    _write(folder / "status.json", {"pid": os.getpid(), "state": state, "returncode": code, "ended": time.time()})
+    _write(folder / "status.json", {**identity, "state": state, "returncode": code, "ended": time.time()})
     return code
 
 
+def main(argv: list[str]) -> int:
+    """``python -m analysis.jobs <folder>`` (the runner) or ``... call <target> <kwargs> <store>`` (a call)."""
+    if argv[0] == "call":
+        exit_on_sigterm()  # a cancelled call leaves no half-written entry behind
+        return _call(*argv[1:])
+    return run_job(Path(argv[0]))
+
+
 if __name__ == "__main__":
-    sys.exit(_call(*sys.argv[2:]) if sys.argv[1] == "call" else run_job(Path(sys.argv[1])))
+    sys.exit(main(sys.argv[1:]))

@@ -13,7 +13,9 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
+import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -26,8 +28,16 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from .config import store_dir
+from .processes import ProcessId
 
 META = "meta.json"
+KEY = re.compile(r"[a-z]+-[0-9a-f]{24}")
+KIND = re.compile(r"[a-z]+")
+TMP_NAME = re.compile(r"(?P<key>[a-z]+-[0-9a-f]{24})\.(?P<pid>\d+)\.(?P<started>\d+)\.[0-9a-f]{8}@(?P<host>.+)")
+DELETED = "deleted."
+REPRESENTATION_SUMMARY = {"model": str, "task": str, "split": str, "n_targets": int, "n_layers": int, "dim": int,
+                          "label_names": list}
+"""What the summary of a representation (kinds ``embed`` and ``snapshot``) holds; every reader relies on it."""
 
 
 class StoreError(RuntimeError):
@@ -41,8 +51,21 @@ def canonical_json(obj: Any) -> str:
 
 def make_key(kind: str, spec: dict[str, Any]) -> str:
     """The content address of a result: its kind plus a hash of everything that determines it."""
+    if not isinstance(kind, str) or not KIND.fullmatch(kind):
+        raise StoreError(f"not a store kind: {kind!r} (lower-case letters only)")
     digest = hashlib.sha256(canonical_json({"kind": kind, "spec": spec}).encode()).hexdigest()
     return f"{kind}-{digest[:24]}"
+
+
+def check_key(key: Any) -> str:
+    """``key`` itself if it is a store key (``<kind>-<24 hex digits>``); a clear error otherwise.
+
+    Every store call that takes a key checks it, so no name ('', '.', '..', a path) can reach
+    outside the one entry folder it names.
+    """
+    if not isinstance(key, str) or not KEY.fullmatch(key):
+        raise StoreError(f"not a store key: {key!r} (a key is <kind>-<24 hex digits>, e.g. from `store ls`)")
+    return key
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -85,6 +108,8 @@ class Entry:
         file = self.path / f"{name}.npy"
         try:
             return np.load(file, mmap_mode="r" if mmap else None, allow_pickle=False)
+        except EOFError:
+            raise StoreError(f"{file}: cannot read array (the file is empty or cut short)") from None
         except (OSError, ValueError) as exc:
             raise StoreError(f"{file}: cannot read array ({exc})") from exc
 
@@ -215,6 +240,7 @@ class Store:
         self.locks = self.root / "locks"
         self.work = self.root / "work"
         self.downloads = self.root / "downloads"
+        self._cleaned = False
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
@@ -233,17 +259,20 @@ class Store:
         return (info.st_mtime_ns, info.st_nlink)
 
     def has(self, key: str) -> bool:
-        return (self.entries / key / META).is_file()
+        return (self.entries / check_key(key) / META).is_file()
 
     def get(self, key: str) -> Entry | None:
-        """The entry stored under ``key``, or ``None`` if there is none."""
-        path = self.entries / key
+        """The entry stored under ``key``, or ``None`` if there is none; a malformed one is a :class:`StoreError`."""
+        path = self.entries / check_key(key)
         if not (path / META).is_file():
             return None
         try:
             meta = json.loads((path / META).read_text())
         except (OSError, ValueError) as exc:
             raise StoreError(f"{path / META}: unreadable store entry ({exc})") from exc
+        problem = _meta_problem(meta, key)
+        if problem:
+            raise StoreError(f"{path / META}: unreadable store entry ({problem})")
         return Entry(key=key, path=path, meta=meta)
 
     def __getitem__(self, key: str) -> Entry:
@@ -278,7 +307,7 @@ class Store:
                 self.get(path.name)
             except StoreError:
                 bad.append(path)
-        return bad
+        return sorted(bad)
 
     def find(self, kind: str, **match: Any) -> list[Entry]:
         """Entries of ``kind`` whose spec has all the given key/value pairs."""
@@ -291,11 +320,18 @@ class Store:
         Yields an :class:`EntryWriter` on a private temporary folder.  On normal exit the
         metadata is written last and the folder is renamed to ``entries/<key>`` in one step; if
         another process finished the same key first, its entry is kept and ours discarded.  On
-        an exception the temporary folder is removed and nothing is stored.
+        an exception (SIGTERM included, where the entry point turns it into one) the temporary
+        folder is removed and nothing is stored.  The folder's name says which process on which
+        host writes it (:func:`tmp_writer`); the first entry a :class:`Store` creates first
+        removes the leftovers of this host's dead writers (:meth:`clean_tmp`).
         """
         self._ensure()
         key = make_key(kind, spec)
-        tmp = self.tmp / f"{key}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        if not self._cleaned:
+            self._cleaned = True
+            self.clean_tmp()
+        me = ProcessId.current()
+        tmp = self.tmp / f"{key}.{me.pid}.{me.started}.{uuid.uuid4().hex[:8]}@{_safe_host(me.host)}"
         tmp.mkdir()
         writer = EntryWriter(tmp, kind, key, spec)
         try:
@@ -313,11 +349,11 @@ class Store:
 
     def delete(self, key: str) -> None:
         """Remove an entry; readers never see it half-deleted (it is renamed away first)."""
-        path = self.entries / key
+        path = self.entries / check_key(key)
         if not path.exists():
             raise StoreError(f"no entry {key!r} in store {self.root}")
         self._ensure()
-        doomed = self.tmp / f"deleted.{key}.{uuid.uuid4().hex[:8]}"
+        doomed = self.tmp / f"{DELETED}{key}.{uuid.uuid4().hex[:8]}"
         os.rename(path, doomed)
         shutil.rmtree(doomed, ignore_errors=True)
 
@@ -333,17 +369,19 @@ class Store:
                 fcntl.flock(f, fcntl.LOCK_UN)
 
     def clean_tmp(self) -> int:
-        """Remove temporary folders left by processes that no longer run; returns how many."""
+        """Remove the temporary folders of dead writers on this host, and remains of deletions; returns how many.
+
+        A folder written on another host (a shared store) or named in a form this version does not
+        know is left alone: whether its writer still runs cannot be told from here.
+        """
         if not self.tmp.is_dir():
             return 0
         removed = 0
         for path in self.tmp.iterdir():
-            parts = path.name.split(".")
-            pid = int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
-            if pid is not None and process_alive(pid):
-                continue
-            shutil.rmtree(path, ignore_errors=True)
-            removed += 1
+            writer = tmp_writer(path.name)
+            if path.name.startswith(DELETED) or (writer is not None and writer.alive() is False):
+                shutil.rmtree(path, ignore_errors=True)
+                removed += 1
         return removed
 
     def work_dir(self, name: str) -> Path:
@@ -351,6 +389,36 @@ class Store:
         path = self.work / name
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+
+def _meta_problem(meta: Any, key: str) -> str | None:
+    """What makes ``meta`` (a parsed ``meta.json``) unusable for entry ``key``, or ``None``."""
+    if not isinstance(meta, dict):
+        return f"metadata is a JSON {type(meta).__name__}, not an object"
+    if not isinstance(meta.get("kind"), str) or not isinstance(meta.get("spec"), dict):
+        return "metadata lacks its kind or spec"
+    if not isinstance(meta.get("summary", {}), dict):
+        return "its summary is not an object"
+    if meta["kind"] in ("embed", "snapshot"):
+        wrong = [k for k, t in REPRESENTATION_SUMMARY.items() if not isinstance(meta.get("summary", {}).get(k), t)]
+        if wrong:
+            return f"its summary lacks {', '.join(wrong)} (or holds the wrong type)"
+    if meta.get("key", key) != key or not key.startswith(f"{meta['kind']}-"):
+        return f"metadata names another entry ({meta.get('key')!r}, kind {meta['kind']!r})"
+    return None
+
+
+def _safe_host(host: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.-]", "_", host)
+
+
+def tmp_writer(name: str) -> ProcessId | None:
+    """The process writing the temporary folder ``name`` (``None`` if the name does not say)."""
+    match = TMP_NAME.fullmatch(name)
+    if match is None:
+        return None
+    host = socket.gethostname() if match["host"] == _safe_host(socket.gethostname()) else match["host"]
+    return ProcessId(int(match["pid"]), host, int(match["started"]))
 
 
 def process_alive(pid: int) -> bool:

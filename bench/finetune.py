@@ -127,7 +127,7 @@ def time_snapshot(training: _Training, store: Store) -> dict[str, float]:
     out = {}
     for target in training.own_targets:
         start = time.perf_counter()
-        with store.create("bench-snapshot", {"split": target.split, "t": time.time()}) as writer:
+        with store.create("benchsnapshot", {"split": target.split, "t": time.time()}) as writer:
             write_representations(writer, training.model.encoder, training.tokenizer, target.data)
         out[f"snapshot_{target.split}_seconds"] = time.perf_counter() - start
     out["snapshot_seconds"] = sum(v for k, v in out.items() if k.startswith("snapshot_"))

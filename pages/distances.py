@@ -3,7 +3,6 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from analysis import views
 from analysis.figures import distance_heatmap, min_distance_figure
 from analysis.geometry import min_distance_extremes
 
@@ -14,7 +13,7 @@ st.title(f"Distances · layer {sel.layer}", anchor=False)
 ui.need_run(sel, "distance dynamics")
 store = ui.store()
 ui.need_directprobe("Minimum-distance dynamics", list(sel.steps["entry"]), [sel.layer], "compute-distances")
-dynamics = views.distance_dynamics(store, sel.steps, sel.layer, sel.run, sel.task, sel.split)
+dynamics = ui.distance_dynamics(str(store.root), sel.run, sel.task, sel.split, sel.steps, sel.layer)
 left, right = st.columns([1, 2])
 with left:
     k = ui.synced(st.select_slider, "Labels shown (k most and k least changed)", "k",
@@ -31,7 +30,7 @@ ui.show_figure(min_distance_figure(dynamics, sel.colors, labels, f"{where} · la
                caption="DirectProbe's distance between a label's clusters and the nearest other label's, at every "
                        "snapshot; fine-tuning tends to push labels apart (Zhou & Srikumar, Figure 6).")
 st.dataframe(chosen, hide_index=True, width="stretch")
-D = views.label_distances(store, sel.entry.key, sel.layer)
+D = ui.label_distances(str(store.root), sel.entry.key, sel.layer)
 ui.show_figure(distance_heatmap(D, sel.label_names, f"Label × label distances at update {sel.step}, layer {sel.layer}"),
                f"distances-heatmap-{sel.slug}", height=640,
                data=pd.DataFrame(D, index=sel.label_names, columns=sel.label_names).reset_index())

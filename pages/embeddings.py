@@ -2,7 +2,6 @@
 import streamlit as st
 
 import ui
-from analysis import jobs
 from analysis.colors import cluster_colors
 from analysis.figures import FlatError, embedding_figure
 
@@ -21,12 +20,12 @@ with c2:
 with c3:
     color_by = ui.synced(st.radio, "Colour by", "color", ["label", "cluster"] if clusters else ["label"],
                          horizontal=True, format_func={"label": "label", "cluster": "DirectProbe cluster"}.get)
-    if clusters is None and not ui.presentation():
+    if clusters is None and not ui.presentation() and ui.can_start():
         if st.button("Compute DirectProbe clusters", key="compute-clusters", icon=":material/play_arrow:",
                      help="Runs DirectProbe on this layer in the background (see Runs)."):
-            jobs.call(ui.store(), "analysis.views:directprobe_layers",
-                      {"entries": [sel.entry.key], "layers": [sel.layer]}, f"DirectProbe {sel.slug}")
-            st.toast("DirectProbe started; the cluster colouring appears when it is done.")
+            if ui.call_job("analysis.views:directprobe_layers", {"entries": [sel.entry.key], "layers": [sel.layer]},
+                           f"DirectProbe {sel.slug}"):
+                st.toast("DirectProbe started; the cluster colouring appears when it is done.")
 
 try:
     points = ui.projection(root, sel.entry.key, sel.layer, method, dims).join(ui.targets(root, sel.entry.key))

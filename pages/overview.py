@@ -3,6 +3,7 @@ import streamlit as st
 
 import ui
 from analysis.config import dashboard_model
+from analysis.finetune import broken_records
 from analysis.jobs import list_jobs
 
 ui.ensure_app()
@@ -62,9 +63,11 @@ if table.empty:
         "alongside, then DirectProbe clusters and distances, layer similarity and probes. It runs in the "
         "background, takes about five minutes on a laptop CPU, and the pages fill in as results land.")
     args = ["study", "--preset", "first", "--tasks", ",".join(FIRST_TASKS), "--model", model]
-    if st.button("Compute a first study", type="primary", icon=":material/rocket_launch:", disabled=bool(running)):
-        ui.start_job(args, f"first study: {ui.short_name(model)} {FIRST_TASKS[0]}")
-        st.rerun()
+    if not ui.can_start():
+        ui.read_only_note()
+    elif st.button("Compute a first study", type="primary", icon=":material/rocket_launch:", disabled=bool(running)):
+        if ui.start_job(args, f"first study: {ui.short_name(model)} {FIRST_TASKS[0]}"):
+            st.rerun()
     st.markdown(f"Or from a terminal: `python -m analysis {' '.join(args)}`. "
                 "Other models, tasks and fine-tuning runs can be started from **Runs**.")
 else:
@@ -88,5 +91,9 @@ else:
         st.dataframe(ui.entry_table(str(store.root)), hide_index=True, width="stretch")
 
 for path in store.broken():
-    st.warning(f"Unreadable store entry `{path.name}`: its metadata is missing or corrupt. It is ignored; "
-               f"remove it with `python -m analysis store rm {path.name}`.", icon=":material/warning:")
+    st.warning(f"Unreadable store entry `{path.name}` (`{path}`): its metadata is missing, corrupt or not this "
+               "project's. It is ignored; remove it with `python -m analysis store rm` if it is an entry, or by "
+               "hand.", icon=":material/warning:")
+for path in broken_records(store):
+    st.warning(f"Unreadable fine-tuning run record `{path}`: it is corrupt or incomplete and is ignored.",
+               icon=":material/warning:")

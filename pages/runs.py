@@ -6,6 +6,7 @@ import streamlit as st
 
 import ui
 from analysis import catalog, jobs
+from analysis.access import check_model, model_roots
 from analysis.config import dashboard_model
 from analysis.tasks import TASKS, task_splits
 
@@ -18,80 +19,91 @@ st.caption("Jobs run as separate processes: they keep going when this page is cl
 
 available = ui.cli_commands()
 known_models = sorted({dashboard_model(), *ui.studies(str(store.root))["model"]})
+mode = ui.access()
 
 
-def study_fields(prefix: str) -> tuple[str, str]:
+def study_fields(prefix: str) -> tuple[str | None, str]:
+    """Model and task pickers; the model is ``None`` (with the reason shown) unless the browser may name it."""
     left, right = st.columns(2)
-    model = left.selectbox("Model (name, local folder or hub id)", known_models, key=f"{prefix}-model",
-                           accept_new_options=True)
+    typed_before = st.session_state.get(f"{prefix}-model")  # a typed name stays among the options
+    options = known_models + [typed_before] if typed_before and typed_before not in known_models else known_models
+    typed = left.selectbox("Model (name, local folder or hub id)", options, key=f"{prefix}-model",
+                           accept_new_options=True,
+                           help="A local folder must lie under the data folder, the store or $FTGEO_MODEL_ROOTS.")
     task = right.selectbox("Task", [t for t in TASKS if t != "custom"], key=f"{prefix}-task")
+    try:
+        model = check_model(typed or "", model_roots(store.root), known=known_models)
+    except ValueError as exc:
+        left.error(str(exc), icon=":material/block:")
+        model = None
     return model, task
 
 
-def start_button(command: str, args: list[str], name: str, key: str) -> None:
+def start_button(command: str, args: list[str] | None, name: str, key: str) -> None:
+    """The command line to be run and its Start button (``args`` is ``None`` while a field is invalid)."""
     if command not in available:
         st.caption(f"`python -m analysis {command}` is not available in this version yet.")
+        return
+    if args is None:
         return
     st.code(f"python -m analysis {shlex.join(args)}", language="bash")
     if st.button("Start", key=key, type="primary", icon=":material/play_arrow:"):
         ui.start_job(args, name)
 
 
-tabs = st.tabs(["Representations", "DirectProbe", "Fine-tuning", "Whole study", "Any command"])
-with tabs[0]:
-    model, task = study_fields("embed")
-    split = st.radio("Split", task_splits(task), horizontal=True, key="embed-split")
-    start_button("embed", ["embed", "--model", model, "--task", task, "--split", split],
-                 f"embed {model} {task}/{split}", "start-embed")
-with tabs[1]:
-    stored = ui.studies(str(store.root))
-    if stored.empty:
-        st.caption("DirectProbe runs on stored representations; compute some first.")
-    else:
+if not mode.can_start:
+    st.info("Viewer mode: jobs are listed below; starting or cancelling work needs an operator.",
+            icon=":material/visibility:")
+else:
+    tabs = st.tabs(["Representations", "DirectProbe", "Fine-tuning", "Whole study"])
+    with tabs[0]:
+        model, task = study_fields("embed")
+        split = st.radio("Split", task_splits(task), horizontal=True, key="embed-split")
+        start_button("embed", model and ["embed", "--model", model, "--task", task, "--split", split],
+                     f"embed {model} {task}/{split}", "start-embed")
+    with tabs[1]:
+        stored = ui.studies(str(store.root))
+        if stored.empty:
+            st.caption("DirectProbe runs on stored representations; compute some first.")
+        else:
+            left, right = st.columns(2)
+            study = left.selectbox("Stored study", [f"{m} · {t}" for m, t in zip(stored["model"], stored["task"])],
+                                   key="dp-study")
+            model, task = study.split(" · ")
+            runs = ui.study_runs(str(store.root), model, task)
+            labels = {ui.NO_RUN: "pre-trained representations"} | {r: f"every snapshot of {lab}" for r, lab in
+                                                                    zip(runs["run"], runs["label"])}
+            source = right.selectbox("Of", list(labels), format_func=labels.get, key="dp-source")
+            split = st.radio("Split", ["test", "train", "dev"], horizontal=True, key="dp-split")
+            if source == ui.NO_RUN:
+                found = catalog.find_embed(store, model, task, split)
+                entries = [found.key] if found else []
+            else:
+                entries = list(ui.snapshot_steps(str(store.root), source, task, split)["entry"])
+            if not entries:
+                st.caption(f"No stored {split} representations for this choice.")
+            else:
+                n_layers = int(store[entries[0]].summary["n_layers"])
+                st.caption(f"{len(entries)} representation(s) × {n_layers} layers; stored results are skipped.")
+                if st.button("Start", key="start-dp", type="primary", icon=":material/play_arrow:"):
+                    if ui.call_job("analysis.views:directprobe_layers",
+                                   {"entries": entries, "layers": list(range(n_layers))},
+                                   f"DirectProbe {model} {task}/{split}"):
+                        st.toast("Started: DirectProbe", icon=":material/play_arrow:")
+    with tabs[2]:
+        model, task = study_fields("ft")
+        seed = st.number_input("Seed", 0, 10_000, 0, key="ft-seed")
+        start_button("finetune", model and ["finetune", "--model", model, "--task", task, "--seed", str(int(seed))],
+                     f"finetune {model} {task} seed {seed}", "start-ft")
+    with tabs[3]:
+        model, task = study_fields("study")
         left, right = st.columns(2)
-        study = left.selectbox("Stored study", [f"{m} · {t}" for m, t in zip(stored["model"], stored["task"])],
-                               key="dp-study")
-        model, task = study.split(" · ")
-        runs = ui.study_runs(str(store.root), model, task)
-        labels = {ui.NO_RUN: "pre-trained representations"} | {r: f"every snapshot of {lab}" for r, lab in
-                                                                zip(runs["run"], runs["label"])}
-        source = right.selectbox("Of", list(labels), format_func=labels.get, key="dp-source")
-        split = st.radio("Split", ["test", "train", "dev"], horizontal=True, key="dp-split")
-        if source == ui.NO_RUN:
-            found = catalog.find_embed(store, model, task, split)
-            entries = [found.key] if found else []
-        else:
-            entries = list(ui.snapshot_steps(str(store.root), source, task, split)["entry"])
-        if not entries:
-            st.caption(f"No stored {split} representations for this choice.")
-        else:
-            n_layers = int(store[entries[0]].summary["n_layers"])
-            st.caption(f"{len(entries)} representation(s) × {n_layers} layers; stored results are skipped.")
-            if st.button("Start", key="start-dp", type="primary", icon=":material/play_arrow:"):
-                jobs.call(store, "analysis.views:directprobe_layers",
-                          {"entries": entries, "layers": list(range(n_layers))}, f"DirectProbe {model} {task}/{split}")
-                st.toast("Started: DirectProbe", icon=":material/play_arrow:")
-with tabs[2]:
-    model, task = study_fields("ft")
-    seed = st.number_input("Seed", 0, 10_000, 0, key="ft-seed")
-    start_button("finetune", ["finetune", "--model", model, "--task", task, "--seed", str(seed)],
-                 f"finetune {model} {task} seed {seed}", "start-ft")
-with tabs[3]:
-    model, task = study_fields("study")
-    left, right = st.columns(2)
-    preset = left.radio("Preset", ["default", "quick", "paper"], horizontal=True, key="study-preset",
-                        help="quick: a smoke test of a few updates; paper: every table and figure of the paper")
-    seeds = right.text_input("Seeds", "1", key="study-seeds", help="e.g. 1-5 or 1,3,5")
-    start_button("study", ["study", "--model", model, "--task", task, "--preset", preset, "--seeds", seeds],
-                 f"study {model} {task} ({preset}, seeds {seeds})", "start-study")
-with tabs[4]:
-    line = st.text_input("Arguments after `python -m analysis`", placeholder="embed --task pos --split dev",
-                         key="any-args")
-    args = shlex.split(line) if line.strip() else []
-    if args and args[0] not in available:
-        st.warning(f"Unknown command `{args[0]}`; available: {', '.join(sorted(available))}.")
-    elif args:
-        start_button(args[0], args, " ".join(args[:5]), "start-any")
+        preset = left.radio("Preset", ["default", "quick", "paper"], horizontal=True, key="study-preset",
+                            help="quick: a smoke test of a few updates; paper: every table and figure of the paper")
+        seeds = right.text_input("Seeds", "1", key="study-seeds", help="e.g. 1-5 or 1,3,5").strip()
+        start_button("study", model and ["study", "--model", model, "--task", task, "--preset", preset,
+                                         f"--seeds={seeds}"],
+                     f"study {model} {task} ({preset}, seeds {seeds})", "start-study")
 
 
 def show_job(job: jobs.Job) -> None:
@@ -105,8 +117,9 @@ def show_job(job: jobs.Job) -> None:
         if job.active:
             fraction = job.progress()
             st.progress(fraction or 0.0, text=f"{fraction:.0%}" if fraction is not None else "working…")
-            button.button("Cancel", key=f"cancel-{job.id}", on_click=jobs.cancel, args=(store, job.id),
-                          icon=":material/stop:")
+            if mode.can_cancel(job.owner, ui.session_owner()):
+                button.button("Cancel", key=f"cancel-{job.id}", on_click=ui.cancel_job, args=(job.id,),
+                              icon=":material/stop:")
         elif job.state == "lost":
             st.caption("The process ended without recording how (killed, or the machine restarted).")
         with st.expander("Log", expanded=job.active or job.state == "failed"):

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -17,6 +19,8 @@ from analysis.results import find_probe
 from analysis.config import PROJECT_ROOT
 from analysis.finetune import SnapshotOptions, TrainOptions, finetune, list_runs
 from analysis.store import Store
+
+import ui
 
 PAGES = ["overview", "embeddings", "linearity", "distances", "centroids", "layers", "probes", "compare",
          "cross_task", "stability", "runs", "report"]
@@ -39,6 +43,13 @@ def run_app_py_on_every_rerun(monkeypatch):
         PagesManager.uses_pages_directory = False
 
     monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+@pytest.fixture(autouse=True)
+def a_loopback_server(monkeypatch):
+    """AppTest has no server, and reads ``.streamlit/config.toml`` only from the working folder: the tests act
+    as the local user of the configured loopback server (tests/test_access.py checks the configuration)."""
+    monkeypatch.setattr(ui, "server_address", lambda: "127.0.0.1")
 
 
 def open_app(root: Path, monkeypatch, page: str = "overview", **params: str) -> AppTest:
@@ -272,19 +283,42 @@ def test_an_unreadable_entry_gets_a_clear_message(tmp_path, monkeypatch):
     assert "Unreadable store entry" in at.warning[0].value and bad.name in at.warning[0].value
 
 
-def test_runs_page_starts_a_background_job_and_shows_its_log(tmp_path, monkeypatch):
+def type_model(at: AppTest, key: str, typed: str) -> None:
+    """Type a new option into a selectbox that accepts them (AppTest only selects listed options)."""
+    box = at.selectbox(key=key)
+    box.options.append(typed)
+    box.set_value(typed).run()
+
+
+def test_runs_page_starts_a_background_job_and_shows_its_log(tmp_path, tiny_bert, shared_data, monkeypatch):
     store = Store(tmp_path / "runs")
+    monkeypatch.setenv("FTGEO_MODEL_ROOTS", str(tiny_bert.parent))
+    monkeypatch.setenv("FTGEO_DATA_DIR", str(shared_data))
     at = open_app(store.root, monkeypatch, "runs")
-    at.text_input(key="any-args").input("store ls").run()
-    at.button(key="start-any").click().run()
+    assert [t.label for t in at.tabs] == ["Representations", "DirectProbe", "Fine-tuning", "Whole study"]
+    type_model(at, "embed-model", str(tiny_bert))
+    at.selectbox(key="embed-task").set_value("trec-6").run()
+    at.radio(key="embed-split").set_value("test").run()
+    at.button(key="start-embed").click().run()
     (job,) = jobs.list_jobs(store)
-    deadline = time.time() + 60
+    assert job.argv[3:9] == ["embed", "--model", str(tiny_bert), "--task", "trec-6", "--split"]
+    deadline = time.time() + 120
     while jobs.get(store, job.id).active and time.time() < deadline:
         time.sleep(0.2)
     at.run()
     assert_clean(at)
-    assert any("store ls" in m.value and "done" in m.value for m in at.markdown)
-    assert any("0 entries" in c.value for c in at.code)
+    assert any("embed" in m.value and "done" in m.value for m in at.markdown)
+    assert catalog.find_embed(store, str(tiny_bert), "trec-6", "test") is not None
+
+
+def test_runs_page_refuses_a_model_folder_outside_the_allowed_roots(tmp_path, tiny_bert, monkeypatch):
+    monkeypatch.delenv("FTGEO_MODEL_ROOTS", raising=False)
+    at = open_app(tmp_path / "store", monkeypatch, "runs")
+    for typed in (str(tiny_bert), "/etc", "../../"):
+        type_model(at, "embed-model", typed)
+        assert any("neither a hub name" in e.value for e in at.error)
+        assert not [b for b in at.button if b.key == "start-embed"]
+    assert jobs.list_jobs(Store(tmp_path / "store")) == []
 
 
 def test_missing_analyses_offer_a_computation(dashboard_store, monkeypatch):
@@ -462,3 +496,156 @@ def test_a_layer_whose_points_coincide_is_described_not_drawn(dashboard_store, m
     assert_clean(at)
     assert not charts(at)
     assert "Nothing to draw at layer 0" in at.info[0].value and "coincide" in at.info[0].value
+
+
+def tree_digest(root: Path) -> str:
+    """A hash of every path, file content and modification time under ``root`` (to tell that nothing changed)."""
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        h.update(str(path.relative_to(root)).encode())
+        if path.is_file():
+            h.update(path.read_bytes() + str(path.stat().st_mtime_ns).encode())
+    return h.hexdigest()
+
+
+WORK_CONTROLS = ("Start", "Cancel", "Compute", "Delete", "Stop")
+
+
+def work_controls(at: AppTest) -> list[str]:
+    """Labels of every button that could start, cancel or delete something."""
+    return [b.label for b in at.button if any(word in b.label for word in WORK_CONTROLS)]
+
+
+def visit_every_page(root: Path, monkeypatch, views: list[dict[str, str]]) -> dict[str, list[str]]:
+    """Open every page under every sidebar choice in ``views``; the work controls each showed."""
+    seen = {}
+    for params in views:
+        for page in PAGES:
+            at = open_app(root, monkeypatch, page, **params)
+            assert not at.exception, (page, params, [e.message for e in at.exception])
+            assert at.title, f"{page} shows no title"
+            seen[f"{page} {params}"] = work_controls(at) + [t.label for t in at.tabs]
+    return seen
+
+
+@pytest.mark.parametrize("switch", ["environment", "argument", "network address"])
+def test_viewer_mode_offers_no_work_anywhere_and_leaves_the_store_unchanged(dashboard_store, tmp_path, monkeypatch,
+                                                                          switch):
+    root = tmp_path / "store"
+    shutil.copytree(dashboard_store.root, root)
+    store = Store(root)
+    busy = jobs.launch(store, [sys.executable, "-c", "import time; time.sleep(300)"], "someone's long job")
+    wait_for = time.time() + 30
+    while jobs.get(store, busy.id).process is None and time.time() < wait_for:
+        time.sleep(0.1)
+    if switch == "environment":
+        monkeypatch.setenv("FTGEO_VIEWER", "1")
+    elif switch == "argument":
+        monkeypatch.setattr(sys, "argv", ["app.py", "--viewer"])
+    else:
+        monkeypatch.setattr(ui, "server_address", lambda: "0.0.0.0")
+    before = tree_digest(root)
+    try:
+        run = a_run(store)
+        seen = visit_every_page(root, monkeypatch, [{}, {"task": "trec-6", "run": run, "split": "test"}])
+        assert not any(seen.values()), {k: v for k, v in seen.items() if v}
+        at = open_app(root, monkeypatch, "embeddings", present="1")  # presentation mode works for viewers
+        assert not at.exception and charts(at)
+        at = open_app(root, monkeypatch, "runs")
+        assert any("someone's long job" in m.value for m in at.markdown)
+        assert tree_digest(root) == before
+    finally:
+        jobs.cancel(store, busy.id, grace=10)
+
+
+def test_an_operator_token_turns_a_network_viewer_into_an_operator(dashboard_store, monkeypatch):
+    monkeypatch.setattr(ui, "server_address", lambda: "0.0.0.0")
+    monkeypatch.setenv("FTGEO_TOKEN", "correct horse")
+    at = open_app(dashboard_store.root, monkeypatch, "runs")
+    assert not at.tabs and "Viewer mode" in at.info[0].value
+    at.sidebar.text_input(key="operator_token").input("wrong").run()
+    assert not at.tabs
+    at.sidebar.text_input(key="operator_token").input("correct horse").run()
+    assert [t.label for t in at.tabs][0] == "Representations"
+    assert any("Operator" in c.value for c in at.sidebar.caption)
+
+
+def test_a_corrupt_or_foreign_record_is_listed_and_breaks_no_other_page(dashboard_store, tmp_path, monkeypatch):
+    root = tmp_path / "store"
+    shutil.copytree(dashboard_store.root, root)
+    store = Store(root)
+    pos = catalog.find_embed(store, next(iter(catalog.studies(store)["model"])), "pos", "test")
+    (pos.path / "meta.json").write_text("[1, 2, 3]")  # valid JSON, not an object
+    record = root / "work" / a_run(store, "bertadam") / "run.json"
+    record.write_text(json.dumps({k: v for k, v in json.loads(record.read_text()).items() if k != "task"}))
+    trec = catalog.find_embed(store, pos.summary["model"], "trec-6", "test")
+    (trec.path / "labels.npy").write_bytes(b"")  # a zero-byte array
+    assert list_runs(store)["optimizer"].tolist() == ["adamw", "adamw"]  # the trec-6 and the ps-role run
+    at = open_app(root, monkeypatch)
+    assert_clean(at)
+    warnings = " ".join(w.value for w in at.warning)
+    assert str(pos.path) in warnings and str(record) in warnings
+    for page in PAGES:
+        for params in ({}, {"task": "trec-6", "run": a_run(store), "split": "test"}):
+            at = open_app(root, monkeypatch, page, **params)
+            assert not at.exception, (page, [e.message for e in at.exception])
+            for error in at.error:  # only a view of the emptied array fails, and says which file
+                assert "StoreError" in error.value and "labels.npy" in error.value, (page, error.value)
+    at = open_app(root, monkeypatch, "embeddings", task="trec-6")
+    assert "the file is empty" in at.error[0].value
+
+
+def test_a_session_cancels_only_its_own_jobs_unless_operator(tmp_path, monkeypatch):
+    store = Store(tmp_path / "store")
+    monkeypatch.setenv("FTGEO_TOKEN", "correct horse")  # on loopback: sessions without it are users
+    sleep = [sys.executable, "-c", "import time; time.sleep(300)"]
+    theirs = jobs.launch(store, sleep, "their job", owner="another-session")
+    mine = jobs.launch(store, sleep, "my job", owner="this-session")
+    try:
+        for job in (theirs, mine):
+            deadline = time.time() + 30
+            while jobs.get(store, job.id).process is None and time.time() < deadline:
+                time.sleep(0.1)
+        at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=120)
+        monkeypatch.setenv("FTGEO_STORE", str(store.root))
+        at.session_state["_owner"] = "this-session"
+        at.run()
+        at.switch_page("pages/runs.py").run()
+        assert [b.key for b in at.button if b.label == "Cancel"] == [f"cancel-{mine.id}"]
+        at.button(key=f"cancel-{mine.id}").click().run()
+        assert jobs.get(store, mine.id).state == jobs.CANCELLED and jobs.get(store, theirs.id).active
+        at.sidebar.text_input(key="operator_token").input("correct horse").run()
+        assert [b.key for b in at.button if b.label == "Cancel"] == [f"cancel-{theirs.id}"]
+    finally:
+        for job in (theirs, mine):
+            jobs.cancel(store, job.id, grace=10)
+
+
+def test_a_record_lacking_what_readers_need_is_listed_and_other_studies_still_show(dashboard_store, tmp_path,
+                                                                                     monkeypatch):
+    root = tmp_path / "store"
+    shutil.copytree(dashboard_store.root, root)
+    store = Store(root)
+    pos = catalog.find_embed(store, next(iter(catalog.studies(store)["model"])), "pos", "test")
+    meta = json.loads((pos.path / "meta.json").read_text())
+    del meta["summary"]["n_layers"]  # well-formed JSON, but not what this version writes
+    (pos.path / "meta.json").write_text(json.dumps(meta))
+    at = open_app(root, monkeypatch)
+    assert_clean(at)
+    assert any(str(pos.path) in w.value for w in at.warning)
+    assert "pos" not in at.sidebar.selectbox(key="task").options
+    for page in PAGES:
+        assert not open_app(root, monkeypatch, page).exception, page
+
+
+def test_a_failing_sidebar_leaves_every_page_working(dashboard_store, monkeypatch):
+    def broken_sidebar():
+        raise KeyError("n_layers")
+
+    monkeypatch.setattr(ui, "sidebar_selection", broken_sidebar)
+    for page in PAGES:
+        at = open_app(dashboard_store.root, monkeypatch, page)
+        assert not at.exception, page
+        assert "could not be drawn" in at.sidebar.error[0].value and "n_layers" in at.sidebar.error[0].value
+    assert open_app(dashboard_store.root, monkeypatch).title  # the Overview draws its table
+    assert "could not read the store" in open_app(dashboard_store.root, monkeypatch, "embeddings").info[0].value

@@ -496,3 +496,37 @@ def test_fine_tuning_on_cuda_trains_snapshots_resumes_and_has_its_own_run_key(tm
     a, b = load_file(whole.work / run / final), load_file(store.work / run / final)
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a), "deterministic kernels: the uninterrupted run's weights"
+
+
+@pytest.mark.parametrize("damage, problem", [
+    (lambda r: [r], "JSON list, not an object"),
+    (lambda r: {k: v for k, v in r.items() if k != "task"}, "lacks task"),
+    (lambda r: {k: v for k, v in r.items() if k not in ("seed", "options")}, "lacks seed, options"),
+    (lambda r: r | {"run": "run-" + "0" * 24}, "names another run"),
+    (lambda r: r | {"options": {"lr": 1e-3}}, "training options are incomplete"),
+    (lambda r: r | {"snapshots": [{"step": 0}]}, "snapshot list is malformed"),
+    (lambda r: r | {"snapshots": [s | {"entry": "../../etc"} for s in r["snapshots"]]}, "snapshot list is malformed"),
+])
+def test_a_damaged_run_record_is_unreadable_and_skipped(dashboard_store, tmp_path, damage, problem):
+    import shutil
+
+    from analysis.finetune import broken_records
+    from analysis.store import Store, StoreError
+
+    store = Store(tmp_path / "store")
+    shutil.copytree(dashboard_store.root, store.root)
+    runs = list_runs(store)
+    path = store.work / runs["run"].iloc[0] / "run.json"
+    path.write_text(json.dumps(damage(json.loads(path.read_text()))))
+    with pytest.raises(StoreError, match=problem):
+        read_record(store, runs["run"].iloc[0])
+    assert broken_records(store) == [path]
+    assert list_runs(store)["run"].tolist() == runs["run"].iloc[1:].tolist()
+
+
+def test_run_names_must_be_run_keys(store):
+    from analysis.store import StoreError
+
+    for bad in ("", "..", "../jobs", "run-" + "0" * 24 + "/.."):
+        with pytest.raises(StoreError, match="not a store key"):
+            read_record(store, bad)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..store import Store
+from ..store import Store, check_key
 from .common import unset_unless_given
 
 
@@ -19,7 +19,8 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     rm = actions.add_parser("rm", parents=[again], help="delete entries by key")
     rm.add_argument("keys", nargs="+")
     rm.set_defaults(handler=run_rm)
-    clean = actions.add_parser("clean", parents=[again], help="remove leftovers of killed writes")
+    clean = actions.add_parser("clean", parents=[again],
+                               help="remove leftovers of killed writes on this host (never another host's)")
     clean.set_defaults(handler=run_clean)
 
 
@@ -49,6 +50,8 @@ def run_ls(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_rm(args: argparse.Namespace) -> dict[str, Any]:
     store = Store(args.store)
+    for key in args.keys:  # every key checked before anything is deleted
+        check_key(key)
     for key in args.keys:
         store.delete(key)
     return {"deleted": args.keys, "text": f"deleted {len(args.keys)} entries"}
@@ -56,4 +59,4 @@ def run_rm(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_clean(args: argparse.Namespace) -> dict[str, Any]:
     n = Store(args.store).clean_tmp()
-    return {"removed": n, "text": f"removed {n} leftover temporary folders"}
+    return {"removed": n, "text": f"removed {n} leftover temporary folders (of writers on this host that no longer run)"}

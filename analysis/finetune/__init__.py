@@ -7,8 +7,8 @@ Write: :func:`finetune` (one seed; call it once per seed), configured by
 entry reads like any representation: ``analysis.embed.representation(store[entry], layer)``.
 """
 from .options import SnapshotOptions, TrainOptions, parse_seeds
-from .runs import list_runs, run_metrics, run_snapshots, seed_spread
+from .runs import broken_records, list_runs, run_metrics, run_snapshots, seed_spread
 from .train import finetune
 
-__all__ = ["SnapshotOptions", "TrainOptions", "finetune", "list_runs", "parse_seeds",
+__all__ = ["SnapshotOptions", "TrainOptions", "broken_records", "finetune", "list_runs", "parse_seeds",
            "run_metrics", "run_snapshots", "seed_spread"]

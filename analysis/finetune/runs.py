@@ -37,15 +37,18 @@ from typing import Any
 import pandas as pd
 import psutil
 
-from ..store import Store, StoreError
+from ..store import KEY, Store, StoreError, check_key
 from .options import TrainOptions
 
 RECORD = "run.json"
 OPTION_COLUMNS = list(TrainOptions().as_dict())
+REQUIRED = ("run", "group", "task", "model", "seed", "status", "step", "total_steps", "majority_baseline",
+            "snapshots", "metrics", "train_seconds", "snapshot_seconds", "created", "updated", "options")
+"""What every run record holds (the readers below rely on each)."""
 
 
 def record_path(store: Store, run: str) -> Path:
-    return store.work / run / RECORD
+    return store.work / check_key(run) / RECORD
 
 
 def read_record(store: Store, run: str) -> dict[str, Any] | None:
@@ -54,9 +57,33 @@ def read_record(store: Store, run: str) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text())
+        record = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise StoreError(f"{path}: unreadable run record ({exc})") from exc
+    problem = _record_problem(record, run)
+    if problem:
+        raise StoreError(f"{path}: unreadable run record ({problem})")
+    return record
+
+
+def _record_problem(record: Any, run: str) -> str | None:
+    """What makes a parsed ``run.json`` unusable as the record of ``run``, or ``None``."""
+    if not isinstance(record, dict):
+        return f"a JSON {type(record).__name__}, not an object"
+    missing = [k for k in REQUIRED if k not in record]
+    if missing:
+        return f"lacks {', '.join(missing)}"
+    if record["run"] != run:
+        return f"names another run ({record['run']!r})"
+    if not isinstance(record["options"], dict) or any(k not in record["options"] for k in OPTION_COLUMNS):
+        return "its training options are incomplete"
+    if not isinstance(record["snapshots"], list) or not all(
+            isinstance(s, dict) and {"step", "epoch", "task", "split", "entry"} <= s.keys()
+            and isinstance(s["entry"], str) and KEY.fullmatch(s["entry"]) for s in record["snapshots"]):
+        return "its snapshot list is malformed"
+    if not isinstance(record["metrics"], list):
+        return "its metrics are not a list"
+    return None
 
 
 def write_record(store: Store, record: dict[str, Any]) -> None:
@@ -86,6 +113,20 @@ def live_status(record: dict[str, Any]) -> str:
     except (KeyError, psutil.NoSuchProcess):
         alive = False
     return "running" if alive else "interrupted"
+
+
+def broken_records(store: Store) -> list[Path]:
+    """Run records that cannot be read (listed by the dashboard and skipped everywhere else)."""
+    if not store.work.is_dir():
+        return []
+    bad = []
+    for folder in sorted(store.work.iterdir()):
+        if folder.name.startswith("run-") and (folder / RECORD).is_file():
+            try:
+                read_record(store, folder.name)
+            except StoreError:
+                bad.append(folder / RECORD)
+    return bad
 
 
 def records(store: Store) -> list[dict[str, Any]]:
