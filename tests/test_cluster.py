@@ -313,3 +313,36 @@ def test_two_writers_racing_on_one_key_without_locks_leave_one_complete_entry(tm
         assert values.shape == (50000, 8) and np.all(values == 7.0)
         assert list(store.tmp.iterdir()) == [], "the loser's copy is discarded"
         assert not store.locks.exists() or list(store.locks.iterdir()) == [], "no lock was taken"
+
+
+def test_a_lost_scheduler_stops_the_study_clearly_and_a_rerun_continues(tmp_path, tiny_bert, shared_data):
+    store = Store(tmp_path / "store")
+    cluster = DaskProcesses(tmp_path)
+    result: dict = {}
+    try:
+        cluster.worker("one")
+        cluster.client(1).close()
+
+        def study():
+            try:
+                run_study(spec_for(str(tiny_bert), shared_data), store, scheduler=cluster.address)
+            except BaseException as exc:  # checked below
+                result["error"] = exc
+
+        thread = threading.Thread(target=study)
+        thread.start()
+        deadline = time.monotonic() + 120
+        while not list(store.work.glob("run-*")) and time.monotonic() < deadline:
+            time.sleep(0.2)  # until fine-tuning has begun
+        os.killpg(cluster.procs[0].pid, signal.SIGKILL)
+        lost = time.monotonic()
+        thread.join(timeout=300)
+        assert not thread.is_alive(), "the study must not hang without its scheduler"
+        assert isinstance(result.get("error"), ClusterError), result
+        assert f"lost the Dask scheduler at {cluster.address}" in str(result["error"])
+        assert time.monotonic() - lost < 120
+    finally:
+        cluster.close()
+    messages: list[str] = []
+    entry = run_study(spec_for(str(tiny_bert), shared_data), store, report=lambda m, p: messages.append(m))
+    assert entry.kind == "study"

@@ -240,7 +240,7 @@ class _Run:
                 for future in done:
                     task = futures.pop(future)
                     if future.status != "finished":
-                        raise self.failure(future, task, address)
+                        raise self.failure(future, task, address, len(futures) + 1, _alive(client))
                     output, seconds, where = future.result()
                     future.release()
                     self.gpu_tasks.discard(task)
@@ -273,8 +273,7 @@ class _Run:
         now = time.monotonic()
         if not _alive(client):
             if client.status in ("closing", "closed") or (lost is not None and now - lost > worker_wait):
-                raise ClusterError(f"lost the Dask scheduler at {address} with {len(futures)} steps unfinished; "
-                                   f"what finished is stored, so running the study again continues from there")
+                raise _lost(address, len(futures))
             return lost if lost is not None else now
         try:
             resources = worker_resources(client)
@@ -293,12 +292,14 @@ class _Run:
         self.report("", self.progress)
         return lost
 
-    def failure(self, future: "Future", task: str, address: str) -> Exception:
+    def failure(self, future: "Future", task: str, address: str, unfinished: int, alive: bool) -> Exception:
         """The error to stop with when a task did not finish: the step's own, or one naming the step."""
         step = self.groups[task][0]
         if future.status == "cancelled":
-            return ClusterError(f"{step.label}: the scheduler at {address} cancelled the step (was it lost or "
-                                f"restarted?); running the study again continues from the store")
+            if not alive:
+                return _lost(address, unfinished)
+            return ClusterError(f"{step.label}: the scheduler at {address} cancelled the step (was it restarted?); "
+                                f"running the study again continues from the store")
         exc = future.exception()
         if isinstance(exc, StepFailed):
             return exc
@@ -316,6 +317,11 @@ def _some_done(client: "Client", futures: dict) -> set:
     except (TimeoutError, FuturesCancelledError):
         pass
     return {future for future in futures if future.done()}
+
+
+def _lost(address: str, unfinished: int) -> ClusterError:
+    return ClusterError(f"lost the Dask scheduler at {address} with {unfinished} steps unfinished; what finished "
+                        f"is stored, so running the study again continues from there")
 
 
 def _alive(client: "Client") -> bool:
