@@ -141,15 +141,23 @@ def dask_processes(tmp_path_factory):
 
 def test_local_cluster_of_two_workers_gives_the_in_process_tables(reference, tmp_path, tiny_bert, shared_data):
     store = Store(tmp_path / "store")
-    messages, threads = [], set()
+    messages, threads, seen = [], set(), {}
 
     def report(message, progress):
         messages.append(message)
         threads.add(progress.workers)
+        seen["progress"] = progress
+        if message.startswith("done: DirectProbe") and "during" not in seen:
+            seen["during"] = progress.kinds()
 
     entry = run_study(spec_for(str(tiny_bert), shared_data), store, workers=2, report=report)
     assert_same_tables(store, entry.key, reference)
     assert threads == {2}
+    kinds = seen["progress"].kinds()
+    assert set(kinds) == {"finetune", "directprobe", "probe"}
+    assert all(running == queued == 0 and done > 0 for done, running, queued in kinds.values())
+    assert kinds["finetune"][0] == 2 and entry.summary["n_steps"] == sum(done for done, _, _ in kinds.values())
+    assert sum(running for _, running, _ in seen["during"].values()) <= 2
     assert len(workers_of(messages, "")) == 2, "both workers ran steps"
     assert all(w.startswith("tcp://127.0.0.1:") for w in workers_of(messages, ""))
     assert any(m.startswith("Dask dashboard: ") for m in messages)

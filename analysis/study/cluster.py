@@ -70,11 +70,13 @@ def _client(address: Any, timeout: float) -> "Client":
 @contextlib.contextmanager
 def local_cluster(workers: int, *, gpus: int = 0, retries: int = 2) -> Iterator[Any]:
     """A LocalCluster of ``workers`` single-threaded processes on 127.0.0.1 (dashboard on a free port);
-    a worker killed mid-step has its step retried ``retries`` times before the study fails."""
+    a worker killed mid-step has its step retried ``retries`` times before the study fails, and a
+    worker holds only the step it runs (worker saturation 1), so the others wait for any free worker."""
     import dask
     from distributed import LocalCluster
 
-    with dask.config.set({"distributed.scheduler.allowed-failures": retries}):
+    with dask.config.set({"distributed.scheduler.allowed-failures": retries,
+                          "distributed.scheduler.worker-saturation": 1.0}):
         cluster = LocalCluster(n_workers=0, threads_per_worker=1, processes=True, host="127.0.0.1",
                                dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
     try:

@@ -199,12 +199,13 @@ class _Run:
     def finished(self, task: str, output: str, seconds: float, where: str) -> None:
         """Record a task's output for every step it computes, then plan their follow-ups."""
         follow = []
-        for i, step in enumerate(self.groups.pop(task)):
+        group = self.groups.pop(task)
+        self.progress.finish(group[0], seconds)  # the others were planned as the same step, not counted again
+        for step in group:
             self.out[step.key] = output
-            self.progress.finish(step, seconds if i == 0 else None)
             follow.extend(self.then(step, output))
         on = "" if where == "here" else f" on {where}"
-        self.report(f"done: {step.label} ({seconds:.1f} s{on})", self.progress)
+        self.report(f"done: {group[0].label} ({seconds:.1f} s{on})", self.progress)
         if follow:
             self.plan(follow)
 
@@ -288,7 +289,8 @@ class _Run:
         elif now - lost > worker_wait:
             wait_for_workers(client, address, gpu=bool(self.gpu_tasks), timeout=0)
         kinds = {task: steps[0].action for task, steps in self.groups.items()}
-        self.progress.running = Counter(kinds[key] for keys in processing.values() for key in keys if key in kinds)
+        running = [kinds[key] for keys in processing.values() for key in keys if key in kinds]
+        self.progress.running = Counter(running[:self.progress.workers])  # beyond the threads, tasks wait
         self.report("", self.progress)
         return lost
 
