@@ -287,6 +287,18 @@ def test_without_a_gpu_worker_the_study_says_so(tmp_path, tiny_bert, shared_data
     assert store.ls() == []
 
 
+def test_local_workers_with_a_card_offer_gpu_and_see_only_their_card():
+    from analysis.study.cluster import worker_resources
+
+    with connect(None, 2, gpus=1) as client:
+        resources = worker_resources(client)
+        visible = client.run(lambda: os.environ.get("CUDA_VISIBLE_DEVICES"))
+    [gpu] = [address for address, r in resources.items() if r.get("GPU") == 1]
+    [cpu] = set(resources) - {gpu}
+    assert visible[gpu] == "0" and resources[cpu] == {}
+    assert visible[cpu] == os.environ.get("CUDA_VISIBLE_DEVICES"), "a worker without a card keeps the default"
+
+
 def test_two_writers_racing_on_one_key_without_locks_leave_one_complete_entry(tmp_path):
     """Two processes build the same entry, then rename it into place at the same moment, five times."""
     spec = {"race": True}

@@ -161,6 +161,8 @@ class _Run:
         self.groups: dict[str, list[Step]] = {}
         """Task key → the planned steps it computes (several when studies share a step)."""
         self.todo: deque[str] = deque()
+        self.gpu_tasks: set[str] = set()
+        """Tasks sent out that ask for ``GPU=1`` and have not finished."""
         self.n_planned = self.n_stored = 0
 
     def plan(self, steps: list[Step]) -> None:
@@ -223,7 +225,6 @@ class _Run:
     def on_cluster(self, client: "Client", retries: int, gpu: bool | None, worker_wait: float) -> None:
         address = client.scheduler.address
         futures: dict["Future", str] = {}
-        self.gpu_tasks: set[str] = set()
         nthreads = sum(client.nthreads().values())
         self.progress.workers = max(1, nthreads)
         try:
