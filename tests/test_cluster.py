@@ -366,3 +366,24 @@ def test_a_lost_scheduler_stops_the_study_clearly_and_a_rerun_continues(tmp_path
     messages: list[str] = []
     entry = run_study(spec_for(str(tiny_bert), shared_data), store, report=lambda m, p: messages.append(m))
     assert entry.kind == "study"
+
+
+def test_cli_runs_a_grid_of_models_as_one_graph(tmp_path, tiny_bert, shared_data, capsys):
+    """Two model folders holding the same weights, in one command: two studies that share one
+    fine-tuning run and its analyses, computed once."""
+    import json
+
+    from analysis.cli import main
+    from analysis.finetune import list_runs
+
+    other = tmp_path / "copy"
+    shutil.copytree(tiny_bert, other)
+    store = tmp_path / "store"
+    assert main(["study", "--task", "ps-role", "--models", f"{tiny_bert},{other}", "--steps", "4",
+                 "--batch-size", "32", "--snapshot-epochs", "0", "--probe-layers", "none",
+                 "--store", str(store), "--data-dir", str(shared_data), "--json"]) == 0
+    studies = json.loads(capsys.readouterr().out)["studies"]
+    assert len(studies) == 2 and studies[0]["key"] != studies[1]["key"]
+    assert studies[0]["runs"] == studies[1]["runs"] and len(list_runs(Store(store))) == 1
+    assert main(["study", "--task", "ps-role", "--model", "a", "--models", "b", "--store", str(store)]) == 2
+    assert "give --model or --models, not both" in capsys.readouterr().err

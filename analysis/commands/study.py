@@ -21,6 +21,8 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     p.add_argument("--task", choices=TASKS, help="one task")
     p.add_argument("--tasks", default=None, help="several tasks, comma-separated (with --preset paper: cross-task)")
     p.add_argument("--model", default=None, help="Hugging Face name or local folder (default: all-MiniLM-L6-v2)")
+    p.add_argument("--models", default=None, help="several models, comma-separated: a grid of models x tasks, "
+                   "run as one graph")
     p.add_argument("--preset", choices=PRESETS, default="default", help="default, paper (every table and figure "
                    "of the paper over --tasks) or quick (a smoke test of a few updates)")
     p.add_argument("--seeds", default="1", help="training seeds, e.g. 1-5 (default 1)")
@@ -83,8 +85,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if unknown := [t for t in tasks if t not in TASKS]:
         raise ValueError(f"unknown task(s) {', '.join(unknown)}; tasks are {', '.join(TASKS)}")
     train = train_options(args)
-    specs = preset_specs(args.preset, tasks, model=args.model, seeds=tuple(parse_seeds(args.seeds)), train=train,
-                         data_dir=args.data_dir, device=args.device)
+    if args.model and args.models:
+        raise ValueError("give --model or --models, not both")
+    models = [m for m in args.models.split(",") if m] if args.models else [args.model]
+    specs = [spec for model in models
+             for spec in preset_specs(args.preset, tasks, model=model, seeds=tuple(parse_seeds(args.seeds)),
+                                      train=train, data_dir=args.data_dir, device=args.device)]
     specs = [dataclasses.replace(s, probes=dataclasses.replace(s.probes, layers=args.probe_layers))
              if s.probes.layers != args.probe_layers else s for s in specs]
     if args.preset != "quick":
