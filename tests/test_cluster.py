@@ -2,6 +2,7 @@
 killed mid-step, GPU routing, the shared-store check and writers racing on one key."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -222,9 +223,11 @@ def test_a_worker_killed_mid_step_does_not_fail_the_study(reference, dask_proces
 def test_a_failing_step_names_the_step_and_the_worker(dask_processes, tmp_path, shared_data):
     store = Store(tmp_path / "store")
     missing = str(tmp_path / "no-such-model")
-    with pytest.raises(StepFailed, match=r"fine-tune ps-role, seed 1 failed on worker tcp://127\.0\.0\.1:\d+: "
-                                         r"ModelError"):
-        run_study(spec_for(missing, shared_data, seeds=(1,)), store, scheduler=dask_processes.address, retries=0)
+    for device in (None, "cpu"):  # with a named device the client looks for the run first, and cannot either
+        spec = dataclasses.replace(spec_for(missing, shared_data, seeds=(1,)), device=device)
+        with pytest.raises(StepFailed, match=r"fine-tune ps-role, seed 1 failed on worker "
+                                             r"tcp://127\.0\.0\.1:\d+: ModelError"):
+            run_study(spec, store, scheduler=dask_processes.address, retries=0)
 
 
 def test_the_store_check_names_a_worker_that_sees_another_folder(tmp_path, shared_data):

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from ..finetune import SnapshotOptions, TrainOptions, finetune
 from ..finetune.train import stored_run
-from ..models import resolve_device
+from ..models import ModelError, resolve_device
 from ..results import compute_directprobe, compute_probe
 from ..store import Store
 
@@ -34,8 +34,10 @@ def finetune_run(store: Store, params: dict[str, Any], progress: Callable | None
 
 def finetune_state(store: Store, params: dict[str, Any], *, here: bool) -> tuple[str, bool] | None:
     """The run key of a fine-tuning step and whether the store holds the whole run, when known
-    before it runs: always when it runs ``here`` (in this process), else when its device is named
-    (``auto`` on a worker depends on that worker); None otherwise."""
+    before it runs: always when it runs ``here`` (on this machine: in this process or on a local
+    worker), else when its device is named
+    (``auto`` on a worker depends on that worker) and this process finds the model and the corpus;
+    None otherwise."""
     device = params["device"]
     if device is None or device.strip().lower() == "auto":
         if not here:
@@ -43,7 +45,12 @@ def finetune_state(store: Store, params: dict[str, Any], *, here: bool) -> tuple
         kind = resolve_device(device).type
     else:
         kind = device.strip().lower().split(":")[0]
-    return stored_run(params["task"], params["model"], store=store, device=kind, **_options(params))
+    try:
+        return stored_run(params["task"], params["model"], store=store, device=kind, **_options(params))
+    except (ModelError, OSError, ValueError):
+        if here:
+            raise
+        return None  # the model or corpus may exist only where the workers run: they will say
 
 
 ACTIONS: dict[str, Callable[..., str]] = {
