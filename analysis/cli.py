@@ -19,6 +19,7 @@ from .commands import store as store_cmd
 from .commands import study as study_cmd
 from .models import ModelError
 from .store import StoreError
+from .study.cluster import ClusterError
 
 COMMAND_MODULES = [embed_cmd, store_cmd, finetune_cmd, runs_cmd, study_cmd, directprobe_cmd]
 
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], dict[str, Any]] = args.handler
     try:
         result = handler(args)
-    except (ValueError, StoreError, ModelError, FileNotFoundError, argparse.ArgumentTypeError) as exc:
+    except (ValueError, StoreError, ModelError, ClusterError, FileNotFoundError, argparse.ArgumentTypeError) as exc:
         if args.json:
             print(json.dumps({"error": str(exc)}))
         print(f"error: {exc}", file=sys.stderr)

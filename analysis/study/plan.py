@@ -1,10 +1,11 @@
 """A study as a graph of independent steps that read and write only the store.
 
-Phase one fine-tunes every seed (each run also stores the original model's representations at
-update 0).  Phase two is planned from the runs' snapshot lists: DirectProbe on the layers the
-analyses need and the classifier probes.  Steps of a phase depend on nothing but the store, so
-they can run in any order, in any process (later: on a Ray cluster with the store on shared
-storage); a step whose output key is stored is skipped.
+Each seed is fine-tuned by one step (each run also stores the original model's representations at
+update 0).  A run's analyses are planned from its snapshot list as soon as it ends: DirectProbe
+on the layers the analyses need and the classifier probes (steps shared by seeds, such as the
+original model's, are planned once).  Steps depend on nothing but the store, so they can run in
+any order, in any process, on any Dask worker that sees the store; a step whose output key is
+stored is skipped.
 """
 from __future__ import annotations
 
@@ -36,14 +37,15 @@ class Step:
 
 
 def finetune_steps(spec: StudySpec) -> list[Step]:
-    """One fine-tuning step per seed."""
+    """One fine-tuning step per seed; its key hashes its parameters (the run key it stores also
+    depends on the model's weights, the data and the device it trains on)."""
     steps = []
     for seed in spec.seeds:
         params = {"task": spec.task, "model": spec.model, "seed": seed, "train": spec.train.as_dict(),
                   "snapshots": dataclasses.asdict(spec.snapshots), "data_dir": spec.data_dir,
                   "task_options": spec.task_options, "device": spec.device}
         params["snapshots"]["probe_tasks"] = list(spec.snapshots.probe_tasks)
-        steps.append(Step("finetune", params, f"finetune {spec.task} seed {seed}", 100.0 * spec.train.epochs,
+        steps.append(Step("finetune", params, make_key("finetune", params), 100.0 * spec.train.epochs,
                           f"fine-tune {spec.task}, seed {seed}"))
     return steps
 

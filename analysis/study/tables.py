@@ -54,7 +54,8 @@ def study_tables(store: Store, spec: StudySpec, runs: list[str], snaps: pd.DataF
     task = spec.task
     dp = directprobe_table(store, snaps)
     all_runs = list_runs(store)
-    out: dict[str, pd.DataFrame] = {"runs": all_runs[all_runs["run"].isin(runs)].reset_index(drop=True)}
+    ordered = all_runs.set_index("run").loc[runs].reset_index()  # in seed order, however the runs finished
+    out: dict[str, pd.DataFrame] = {"runs": ordered[all_runs.columns]}
     out["seed_spread"] = seed_spread(out["runs"])
     out["metrics"] = pd.concat([run_metrics(store, r).assign(seed=out["runs"].set_index("run").loc[r, "seed"])
                                 for r in runs], ignore_index=True)
