@@ -42,3 +42,4 @@ def test_paper_table_maps_models_and_tasks():
     tiny_pos = paper.published("pos", "n_clusters").set_index("model").loc["bert-tiny"]
     assert (tiny_pos["original"], tiny_pos["fine-tuned"]) == (3936, 20)  # finding 2's example in the paper
     assert paper.models().set_index("model").loc["bert-base", "hub"] == "bert-base-uncased"
+

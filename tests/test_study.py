@@ -149,3 +149,22 @@ def test_time_left_is_never_negative():
         progress.finish(step, 5.0)
     assert progress.left["directprobe"] < 0, "the rounding this test is about"
     assert progress.seconds_left() == 0.0
+
+
+def test_the_paper_preset_trains_bert_base_three_epochs_as_the_paper_did():
+    from analysis.finetune import TrainOptions
+    from analysis.study import preset_specs
+
+    def epochs(model: str, train: TrainOptions = TrainOptions()) -> list[int]:
+        specs = preset_specs("paper", ["pos", "dep"], model=model, seeds=(1,), train=train, data_dir=None)
+        return [s.train.epochs for s in specs]
+
+    assert epochs("bert-base-uncased") == [3, 3]
+    assert epochs("google/bert_uncased_L-2_H-128_A-2") == [10, 10]  # the paper's smaller models: 10
+    assert epochs("all-MiniLM-L6-v2") == [10, 10]
+    fixed = preset_specs("paper", ["pos"], model="bert-base-uncased", seeds=(1,), data_dir=None,
+                         train=TrainOptions(steps=500))
+    assert fixed[0].train.steps == 500 and fixed[0].train.epochs == 10  # a length in updates is the user's
+    first = preset_specs("first", ["ps-role", "ps-fxn"], model=None, seeds=(1,), train=TrainOptions(),
+                         data_dir=None)
+    assert [s.task for s in first] == ["ps-role"] and first[0].snapshots.probe_tasks == ("ps-fxn",)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..finetune import SnapshotOptions, TrainOptions
+from ..paper import paper_model
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,8 @@ def preset_specs(preset: str, tasks: list[str], *, model: str | None, seeds: tup
 
     ``default``: the given task(s) with the given training options, probes on the last layer.
     ``paper``: every listed task fine-tuned, each recording all the others at update 0 and the end
-    (cross-task, Table 5, compares only those two).
+    (cross-task, Table 5, compares only those two); BERT-base for 3 epochs, as the paper did
+    (its other models, and models it did not run, for the given length: 10 epochs by default).
     ``quick``: a smoke test — 20 updates, 2 snapshots, a 2 × 2 probe grid with 2 seeds.
     ``first``: the dashboard's welcome study, a few minutes on a laptop CPU — the first task fine-tuned
     with a snapshot at every epoch end, the others recorded at update 0 and the end, a one-size probe
@@ -88,6 +90,8 @@ def preset_specs(preset: str, tasks: list[str], *, model: str | None, seeds: tup
         snaps = SnapshotOptions(probe_tasks=tuple(tasks[1:]), probe_steps="ends")
         probes = ProbeConfig(hidden_sizes=(64,), seeds=(0, 1), max_epochs=50)
         return [StudySpec(tasks[0], model, seeds, train, snaps, probes, data_dir=data_dir, device=device)]
+    if preset == "paper" and paper_model(model or "") == "bert-base" and train.steps is None:
+        train = dataclasses.replace(train, epochs=3)
     specs = []
     for task in tasks:
         others = tuple(t for t in tasks if t != task) if preset == "paper" else ()
