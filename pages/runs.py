@@ -7,7 +7,8 @@ import streamlit as st
 import ui
 from analysis import catalog, jobs
 from analysis.access import check_model, model_roots
-from analysis.config import dashboard_model
+from analysis.config import dashboard_model, scheduler_address
+from analysis.limits import max_workers
 from analysis.tasks import TASKS, task_splits
 
 ui.ensure_app()
@@ -98,12 +99,22 @@ else:
     with tabs[3]:
         model, task = study_fields("study")
         left, right = st.columns(2)
-        preset = left.radio("Preset", ["default", "quick", "paper"], horizontal=True, key="study-preset",
-                            help="quick: a smoke test of a few updates; paper: every table and figure of the paper")
+        preset = left.radio("Preset", ["default", "first", "quick", "paper"], horizontal=True, key="study-preset",
+                            help="first: the welcome study (minutes); quick: a smoke test of a few updates; "
+                                 "paper: every table and figure of the paper")
         seeds = right.text_input("Seeds", "1", key="study-seeds", help="e.g. 1-5 or 1,3,5").strip()
+        scheduler = scheduler_address()
+        places = {"local": "this machine"} | ({"cluster": f"the Dask scheduler at {scheduler}"} if scheduler else {})
+        where = left.radio("Run on", list(places), format_func=places.get, horizontal=True, key="study-where",
+                           help="The scheduler is the server's $FTGEO_SCHEDULER; its workers must see this store.")
+        if where == "cluster":
+            placement = ["--scheduler", scheduler]
+        else:
+            placement = ["--workers", str(right.number_input("Local workers", 1, max_workers(), 1, key="study-workers",
+                                                             help="Dask worker processes on this machine"))]
         start_button("study", model and ["study", "--model", model, "--task", task, "--preset", preset,
-                                         f"--seeds={seeds}"],
-                     f"study {model} {task} ({preset}, seeds {seeds})", "start-study")
+                                         f"--seeds={seeds}", *placement],
+                     f"study {model} {task} ({preset}, seeds {seeds}, {places[where]})", "start-study")
 
 
 def show_job(job: jobs.Job) -> None:

@@ -649,3 +649,31 @@ def test_a_failing_sidebar_leaves_every_page_working(dashboard_store, monkeypatc
         assert "could not be drawn" in at.sidebar.error[0].value and "n_layers" in at.sidebar.error[0].value
     assert open_app(dashboard_store.root, monkeypatch).title  # the Overview draws its table
     assert "could not read the store" in open_app(dashboard_store.root, monkeypatch, "embeddings").info[0].value
+
+
+def test_runs_page_sends_a_study_to_the_configured_scheduler(tmp_path, tiny_bert, shared_data, monkeypatch):
+    from distributed import LocalCluster
+
+    from analysis.study import list_studies
+
+    store = Store(tmp_path / "store")
+    monkeypatch.setenv("FTGEO_MODEL_ROOTS", str(tiny_bert.parent))
+    monkeypatch.setenv("FTGEO_DATA_DIR", str(shared_data))
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        monkeypatch.setenv("FTGEO_SCHEDULER", cluster.scheduler_address)
+        at = open_app(store.root, monkeypatch, "runs")
+        type_model(at, "study-model", str(tiny_bert))
+        at.selectbox(key="study-task").set_value("ps-role").run()
+        at.radio(key="study-preset").set_value("quick").run()
+        assert at.radio(key="study-where").options == ["this machine", f"the Dask scheduler at {cluster.scheduler_address}"]
+        at.radio(key="study-where").set_value("cluster").run()
+        at.button(key="start-study").click().run()
+        (job,) = jobs.list_jobs(store)
+        assert job.argv[-4:-2] == ["--scheduler", cluster.scheduler_address]
+        deadline = time.time() + 300
+        while jobs.get(store, job.id).active and time.time() < deadline:
+            time.sleep(0.5)
+        assert jobs.get(store, job.id).state == jobs.DONE, jobs.get(store, job.id).log_tail()
+        assert cluster.scheduler_address in jobs.get(store, job.id).log_tail(20_000)
+    assert list_studies(store)["task"].tolist() == ["ps-role"]
