@@ -591,7 +591,7 @@ def test_a_corrupt_or_foreign_record_is_listed_and_breaks_no_other_page(dashboar
             assert not at.exception, (page, [e.message for e in at.exception])
             for error in at.error:  # only a view of the emptied array fails, and says which file
                 assert "StoreError" in error.value and "labels.npy" in error.value, (page, error.value)
-    at = open_app(root, monkeypatch, "embeddings", task="trec-6")
+    at = open_app(root, monkeypatch, "embeddings", task="trec-6", run="pre-trained")
     assert "the file is empty" in at.error[0].value
 
 
