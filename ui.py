@@ -98,6 +98,15 @@ def study_runs(root: str, model: str, task: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=3, show_spinner=False)
+def finished_runs(root: str) -> pd.DataFrame:
+    """Model and task of every finished fine-tuning run (the sidebar opens on one of them)."""
+    from analysis.finetune import list_runs
+
+    runs = list_runs(Store(root))
+    return runs[runs["status"] == "done"][["model", "task"]]
+
+
+@st.cache_data(ttl=3, show_spinner=False)
 def snapshot_splits(root: str, run: str, task: str) -> list[str]:
     from analysis.finetune import run_snapshots
 
@@ -213,10 +222,16 @@ def sidebar_selection() -> Selection | None:
         return None
     with st.sidebar:
         st.markdown("##### Study")
-        model = synced(st.selectbox, "Model", "model", sorted(table["model"].unique()), format_func=short_name,
+        tuned = finished_runs(root)
+        models = sorted(table["model"].unique())
+        model = synced(st.selectbox, "Model", "model", models, format_func=short_name,
+                       default=next((m for m in models if m in set(tuned["model"])), None),
                        help="Models with stored representations (a local folder shows as its last part).")
         tasks = table[table["model"] == model]
-        task = synced(st.selectbox, "Task", "task", sorted(tasks["task"].unique()))
+        task_names = sorted(tasks["task"].unique())
+        tuned_tasks = set(tuned[tuned["model"] == model]["task"])
+        task = synced(st.selectbox, "Task", "task", task_names,
+                      default=next((t for t in task_names if t in tuned_tasks), None))
         runs = study_runs(root, model, task)
         labels = {NO_RUN: "pre-trained (no fine-tuning)"} | dict(zip(runs["run"], runs["label"]))
         first = runs.sort_values("status", key=lambda s: s != "done", kind="stable")["run"]  # finished runs first
@@ -615,6 +630,6 @@ def ensure_app() -> None:
         st.rerun()
 
 
-LISTINGS = (studies, stored_studies, study_summary, entry_table, study_runs, snapshot_splits, snapshot_steps, layer_similarity,
+LISTINGS = (studies, stored_studies, finished_runs, study_summary, entry_table, study_runs, snapshot_splits, snapshot_steps, layer_similarity,
             clusters, missing_directprobe)
 """The cached store listings that :func:`refresh_listings` drops when an entry lands."""
