@@ -168,3 +168,4 @@ def test_the_paper_preset_trains_bert_base_three_epochs_as_the_paper_did():
     first = preset_specs("first", ["ps-role", "ps-fxn"], model=None, seeds=(1,), train=TrainOptions(),
                          data_dir=None)
     assert [s.task for s in first] == ["ps-role"] and first[0].snapshots.probe_tasks == ("ps-fxn",)
+    assert first[0].train.lr == 1e-4 and first[0].train.epochs == 10
