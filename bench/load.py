@@ -179,8 +179,11 @@ def run_load(work: Path, model: Path, data: Path, args: argparse.Namespace) -> N
     run = runs[runs["task"] == "ps-role"]["run"].iloc[0]
     query = f"task=ps-role&run={run}&split=train&layer=2"
     server, url = start_server(store.root, work / "streamlit.log")
+    import psutil
+
     figures = LoadFigures()
     before = len(store.ls())
+    machine0, wall0 = psutil.cpu_times(), time.monotonic()
     try:
         end = time.monotonic() + args.seconds
         writer = threading.Thread(target=study_writer, args=(store.root, model, data, end, figures,
@@ -188,8 +191,12 @@ def run_load(work: Path, model: Path, data: Path, args: argparse.Namespace) -> N
         writer.start()
         asyncio.run(sessions(url, query, args.sessions, args.seconds, args.page_timeout * 1000, figures))
         writer.join(timeout=120)
+        server_cpu = sum(sum(p.cpu_times()[:2]) for p in [psutil.Process(server.pid)]
+                         + psutil.Process(server.pid).children(recursive=True))
     finally:
         stop(server)
+    machine1, wall = psutil.cpu_times(), time.monotonic() - wall0
+    busy = (sum(machine1) - machine1.idle - sum(machine0) + machine0.idle) / wall
     times = np.array(figures.seconds) if figures.seconds else np.array([np.nan])
     print(f"\nLoad: {args.sessions} sessions x {args.seconds:.0f} s, {len(PAGES)} pages, URL query {query}")
     print(f"  page loads             {figures.loads}")
@@ -198,6 +205,8 @@ def run_load(work: Path, model: Path, data: Path, args: argparse.Namespace) -> N
           f" (max {np.max(times):.2f} s, over {len(figures.seconds)} finished loads)")
     print(f"  studies written        {figures.studies} finished ({figures.study_failures} failed), the last one"
           f" stopped at the end; store entries {before} before, {len(store.ls())} after")
+    print(f"  CPU                    streamlit server {server_cpu / wall:.2f} cores, whole machine {busy:.2f} of"
+          f" {psutil.cpu_count()} cores busy (every process, this benchmark's and others'), over {wall:.0f} s")
     for line in sorted(set(figures.errors))[:20]:
         print(f"    error: {line} (x{figures.errors.count(line)})")
 
