@@ -184,18 +184,29 @@ def synced(widget: Callable[..., Any], label: str, key: str, options: Sequence[A
            **kwargs: Any) -> Any:
     """A selection widget whose value starts from the URL (``?key=value``) and is written back to it.
 
-    Without a valid URL value it starts at ``default`` (else the first option).
+    Without a valid URL value it starts at ``default`` (else the first option), and follows the default
+    as the store changes (a run finishing, a first study landing) until the user picks a value.
     """
     options = list(options)
     as_text = [str(o) for o in options]
-    current = st.session_state.get(key)
-    if current not in options:
+    fallback = default if default in options else options[0]
+    current, following = st.session_state.get(key), st.session_state.get(_FOLLOWING.format(key), False)
+    if current not in options or (following and current != fallback):
         wanted = st.query_params.get(key)
-        fallback = default if default in options else options[0]
-        st.session_state[key] = options[as_text.index(wanted)] if wanted in as_text else fallback
-    value = widget(label, options, key=key, **kwargs)
+        chosen = current not in options and wanted in as_text and not following
+        st.session_state[key] = options[as_text.index(wanted)] if chosen else fallback
+        st.session_state[_FOLLOWING.format(key)] = not chosen
+    value = widget(label, options, key=key, on_change=_picked, args=(key,), **kwargs)
     st.query_params[key] = str(value)
     return value
+
+
+_FOLLOWING = "_follows_default_{}"
+
+
+def _picked(key: str) -> None:
+    """The user changed widget ``key``: it keeps their choice from now on."""
+    st.session_state[_FOLLOWING.format(key)] = False
 
 
 def synced_flag(label: str, key: str, **kwargs: Any) -> bool:

@@ -102,6 +102,9 @@ def test_every_page_renders_from_a_real_store(dashboard_store, monkeypatch, page
 def test_sidebar_offers_only_what_is_stored(dashboard_store, monkeypatch):
     at = open_app(dashboard_store.root, monkeypatch)
     assert at.sidebar.selectbox(key="task").options == ["pos", "ps-fxn", "ps-role", "trec-6"]
+    assert at.sidebar.selectbox(key="task").value == "ps-role"  # the first task with a finished run
+    assert at.sidebar.selectbox(key="run").value == a_run(dashboard_store, task="ps-role")
+    at.sidebar.selectbox(key="task").set_value("pos").run()
     assert at.sidebar.selectbox(key="run").options == ["pre-trained (no fine-tuning)"]
     assert at.sidebar.selectbox(key="split").options == ["test"]
     assert at.sidebar.select_slider(key="layer").options == ["0", "1", "2"]
@@ -198,6 +201,7 @@ def test_stability_compares_recipes(dashboard_store, monkeypatch):
 def test_embeddings_widgets_change_the_view(dashboard_store, monkeypatch):
     at = open_app(dashboard_store.root, monkeypatch, "embeddings")
     at.sidebar.selectbox(key="task").set_value("trec-6").run()
+    at.sidebar.selectbox(key="split").set_value("test").run()
     first = charts(at)[0]
     assert {t["type"] for t in first["data"]} == {"scattergl"}
     assert sum(len(values(t["x"])) for t in first["data"]) == 499  # every target, no sampling
@@ -322,7 +326,7 @@ def test_runs_page_refuses_a_model_folder_outside_the_allowed_roots(tmp_path, ti
 
 
 def test_missing_analyses_offer_a_computation(dashboard_store, monkeypatch):
-    at = open_app(dashboard_store.root, monkeypatch, "linearity")
+    at = open_app(dashboard_store.root, monkeypatch, "linearity", task="trec-6", run=a_run(dashboard_store))
     assert "Not computed yet" in at.info[0].value
 
 

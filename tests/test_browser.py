@@ -179,11 +179,13 @@ def test_a_first_study_from_an_empty_store_fills_the_pages_without_a_reload(brow
         page.wait_for_function(READY, timeout=60_000)
         assert page.get_by_role("heading", name="Welcome").count() == 0
         page.locator('[data-testid="stMain"]').get_by_role("link", name="Distances").click()
-        page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2",
-                               timeout=120_000)
+        try:
+            page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2",
+                                   timeout=120_000)
+        finally:
+            page.screenshot(path=str(ARTIFACTS / "first-study-distances.png"), full_page=True)
         assert page.locator("h1").first.inner_text().startswith("Distances")
         assert_no_error(page)
-        page.screenshot(path=str(ARTIFACTS / "first-study-distances.png"), full_page=True)
         page.close()
     runs = list_runs(Store(store))
     assert runs["task"].tolist() == ["ps-role"] and runs["status"].tolist() == ["done"]
