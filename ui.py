@@ -330,7 +330,7 @@ def access() -> rights.Access:
 
 
 def can_start() -> bool:
-    """Whether this session may start work (every Start and "Compute it" control asks)."""
+    """Whether this browser session may start work (every Start and "Compute it" control asks)."""
     return access().can_start
 
 
@@ -344,7 +344,7 @@ def access_controls() -> None:
     explicit_viewer = rights.viewer_flag(sys.argv[1:], os.environ)
     if os.environ.get(rights.TOKEN_ENV) and not explicit_viewer:
         st.text_input("Operator token", type="password", key=TOKEN,
-                      help="Operators may start and cancel work; without the token this session only views.")
+                      help="Operators may start and cancel work; without the token this browser session only views.")
     mode = access()
     if mode.token_accepted:
         st.caption(":material/admin_panel_settings: Operator")
@@ -395,9 +395,9 @@ def add_to_report(fig: go.Figure, title: str, caption: str) -> None:
 # ---------------------------------------------------------------- jobs and missing inputs
 
 def start_job(args: list[str], name: str) -> jobs.Job | None:
-    """Start ``python -m analysis <args>`` as this session's job (nothing in viewer mode)."""
+    """Start ``python -m analysis <args>`` as this browser session's job (nothing in viewer mode)."""
     if not can_start():
-        st.error("Viewer mode: nothing can be started from this session.", icon=":material/visibility:")
+        st.error("Viewer mode: nothing can be started from this browser session.", icon=":material/visibility:")
         return None
     try:
         job = jobs.start(store(), args, name, owner=session_owner())
@@ -409,9 +409,9 @@ def start_job(args: list[str], name: str) -> jobs.Job | None:
 
 
 def call_job(target: str, kwargs: dict[str, Any], name: str) -> jobs.Job | None:
-    """Run an analysis function as this session's background job (nothing in viewer mode)."""
+    """Run an analysis function as this browser session's background job (nothing in viewer mode)."""
     if not can_start():
-        st.error("Viewer mode: nothing can be started from this session.", icon=":material/visibility:")
+        st.error("Viewer mode: nothing can be started from this browser session.", icon=":material/visibility:")
         return None
     try:
         return jobs.call(store(), target, kwargs, name, owner=session_owner())
@@ -421,7 +421,7 @@ def call_job(target: str, kwargs: dict[str, Any], name: str) -> jobs.Job | None:
 
 
 def cancel_job(job_id: str) -> None:
-    """Cancel a job if this session may: its own, or any for an operator."""
+    """Cancel a job if this browser session may: its own, or any for an operator."""
     mode = access()
     try:
         job = jobs.get(store(), job_id)
