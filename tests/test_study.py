@@ -151,7 +151,7 @@ def test_time_left_is_never_negative():
     assert progress.seconds_left() == 0.0
 
 
-def test_the_paper_preset_trains_bert_base_three_epochs_as_the_paper_did():
+def test_the_paper_preset_follows_the_papers_learning_rate_and_bert_base_length():
     from analysis.finetune import TrainOptions
     from analysis.study import preset_specs
 
@@ -160,6 +160,9 @@ def test_the_paper_preset_trains_bert_base_three_epochs_as_the_paper_did():
         return [s.train.epochs for s in specs]
 
     assert epochs("bert-base-uncased") == [3, 3]
+    lrs = {s.train.lr for s in preset_specs("paper", ["pos", "dep"], model=None, seeds=(1,), train=TrainOptions(),
+                                              data_dir=None)}
+    assert lrs == {3e-4}  # the paper's Appendix A
     assert epochs("google/bert_uncased_L-2_H-128_A-2") == [10, 10]  # the paper's smaller models: 10
     assert epochs("all-MiniLM-L6-v2") == [10, 10]
     fixed = preset_specs("paper", ["pos"], model="bert-base-uncased", seeds=(1,), data_dir=None,
@@ -168,4 +171,4 @@ def test_the_paper_preset_trains_bert_base_three_epochs_as_the_paper_did():
     first = preset_specs("first", ["ps-role", "ps-fxn"], model=None, seeds=(1,), train=TrainOptions(),
                          data_dir=None)
     assert [s.task for s in first] == ["ps-role"] and first[0].snapshots.probe_tasks == ("ps-fxn",)
-    assert first[0].train.lr == 1e-4 and first[0].train.epochs == 10
+    assert first[0].train.lr == 3e-4 and first[0].train.epochs == 10
