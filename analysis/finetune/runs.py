@@ -30,14 +30,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import psutil
 
+from ..processes import ProcessId
 from ..store import KEY, Store, StoreError, check_key
 from .options import TrainOptions
 
@@ -97,8 +96,9 @@ def write_record(store: Store, record: dict[str, Any]) -> None:
 
 
 def process_info() -> dict[str, Any]:
-    """This process as a run record names it: pid, host and start time (a pid alone can be reused)."""
-    return {"pid": os.getpid(), "host": socket.gethostname(), "started": psutil.Process().create_time()}
+    """This process as a run record names it: pid, host and start time in seconds (a pid alone can be reused)."""
+    me = ProcessId.current()
+    return {"pid": me.pid, "host": me.host, "started": me.started / 100}
 
 
 def live_status(record: dict[str, Any]) -> str:
@@ -106,14 +106,14 @@ def live_status(record: dict[str, Any]) -> str:
 
     A run recorded by another host cannot be checked and keeps its status.
     """
-    process = record.get("process") or {}
-    if record["status"] != "running" or process.get("host", socket.gethostname()) != socket.gethostname():
+    if record["status"] != "running":
         return record["status"]
+    process = record.get("process") or {}
     try:
-        alive = abs(psutil.Process(process["pid"]).create_time() - process["started"]) < 0.01
-    except (KeyError, psutil.NoSuchProcess):
-        alive = False
-    return "running" if alive else "interrupted"
+        recorded = ProcessId(process["pid"], process["host"], round(process["started"] * 100))
+    except KeyError:
+        return "interrupted"
+    return "interrupted" if recorded.alive() is False else "running"
 
 
 def broken_records(store: Store) -> list[Path]:
@@ -171,10 +171,12 @@ def list_runs(store: Store) -> pd.DataFrame:
     from it untouched, and its geometry says little about fine-tuning. Empty where no such probe is stored.
     """
     rows = []
-    baselines = probe_baselines(store)
+    baselines: dict[tuple[str, str, int], float] | None = None  # read once, when a finished run needs them
     for r in records(store):
         status = live_status(r)
         final = (r.get("final") or {}) if status == "done" else {}
+        if final and baselines is None:
+            baselines = probe_baselines(store)
         baseline = original_probe(store, r, baselines) if final else None
         rows.append({
             "run": r["run"], "group": r["group"], "task": r["task"], "model": r["model"], "seed": r["seed"],
