@@ -396,25 +396,24 @@ def add_to_report(fig: go.Figure, title: str, caption: str) -> None:
 
 def start_job(args: list[str], name: str) -> jobs.Job | None:
     """Start ``python -m analysis <args>`` as this browser session's job (nothing in viewer mode)."""
-    if not can_start():
-        st.error("Viewer mode: nothing can be started from this browser session.", icon=":material/visibility:")
-        return None
-    try:
-        job = jobs.start(store(), args, name, owner=session_owner())
-    except jobs.JobError as exc:
-        st.error(f"Not started: {exc}", icon=":material/block:")
-        return None
-    st.toast(f"Started: {name}", icon=":material/play_arrow:")
+    job = _launch(lambda: jobs.start(store(), args, name, owner=session_owner()))
+    if job is not None:
+        st.toast(f"Started: {name}", icon=":material/play_arrow:")
     return job
 
 
 def call_job(target: str, kwargs: dict[str, Any], name: str) -> jobs.Job | None:
     """Run an analysis function as this browser session's background job (nothing in viewer mode)."""
+    return _launch(lambda: jobs.call(store(), target, kwargs, name, owner=session_owner()))
+
+
+def _launch(start: Callable[[], jobs.Job]) -> jobs.Job | None:
+    """Start a job unless this browser session is a viewer or the job is refused; say why not."""
     if not can_start():
         st.error("Viewer mode: nothing can be started from this browser session.", icon=":material/visibility:")
         return None
     try:
-        return jobs.call(store(), target, kwargs, name, owner=session_owner())
+        return start()
     except jobs.JobError as exc:
         st.error(f"Not started: {exc}", icon=":material/block:")
         return None
