@@ -15,7 +15,7 @@ from .embed import representation
 from .probes import mlp_probe
 from .store import Entry, Store, make_key
 
-PROBE_VERSION = "probe-1"
+PROBE_VERSION = "probe-2"
 PROBE_DEFAULTS: dict[str, Any] = {"hidden_sizes": [32, 64, 128, 256], "seeds": [0, 1, 2, 3, 4], "max_epochs": 100}
 """The paper's probe: both hidden sizes searched over {32, 64, 128, 256}, 5 seeds."""
 

@@ -1,13 +1,17 @@
 """The MLP probe: dev split, grid search, seeds; on synthetic blobs and on real UPOS tags."""
 from __future__ import annotations
 
+import itertools
 import zlib
 
 import conllu
 import numpy as np
 import pytest
+import torch
+from sklearn.neural_network import MLPClassifier
+from sklearn.preprocessing import StandardScaler
 
-from analysis.probes import dev_split, mlp_probe
+from analysis.probes import _threads, _train, dev_split, mlp_probe
 
 SMALL = dict(hidden_sizes=(8, 32), seeds=(0, 1), max_epochs=30, batch_size=32)
 
@@ -95,3 +99,62 @@ def test_probe_tags_real_words_from_their_suffixes(shared_data):
     assert result.best_size in {(32, 32), (32, 64), (64, 32), (64, 64)}
     assert result.majority_accuracy < 0.3
     assert result.mean > result.majority_accuracy + 0.25
+
+
+def sklearn_probe(X_train, y_train, X_test, y_test, *, hidden_sizes, seeds, max_epochs, batch_size, patience=5):
+    """The probe as it was before torch (probe-1): scikit-learn MLPs trained one by one, epoch by
+    epoch, early-stopped on dev accuracy; the reference for parity."""
+    fit, dev = dev_split(y_train, 0.1, 0)
+    scaler = StandardScaler().fit(X_train[fit])
+    X_fit, X_dev, X_eval = (scaler.transform(X).astype(np.float32) for X in (X_train[fit], X_train[dev], X_test))
+    classes = np.arange(max(y_train.max(), y_test.max()) + 1)
+
+    def train(size, seed):
+        model = MLPClassifier(hidden_layer_sizes=size, batch_size=batch_size, random_state=np.random.RandomState(seed))
+        best = (-1.0, 0, None)
+        for epoch in range(1, max_epochs + 1):
+            model.partial_fit(X_fit, y_train[fit], classes=classes)
+            accuracy = model.score(X_dev, y_train[dev])
+            if accuracy > best[0]:
+                best = (accuracy, epoch, ([w.copy() for w in model.coefs_], [b.copy() for b in model.intercepts_]))
+            elif epoch - best[1] >= patience:
+                break
+        model.coefs_, model.intercepts_ = best[2]
+        return best[0], model
+
+    grid = {size: train(size, seeds[0]) for size in itertools.product(sorted(hidden_sizes), repeat=2)}
+    size = max(grid, key=lambda s: grid[s][0])
+    accuracies = [(grid[size] if seed == seeds[0] else train(size, seed))[1].score(X_eval, y_test) for seed in seeds]
+    return np.mean(accuracies), np.std(accuracies, ddof=1)
+
+
+def test_probe_matches_the_scikit_learn_probe_within_the_seed_spread_on_real_tags(shared_data):
+    path = shared_data / "ud_partut" / "en_partut-ud-dev.conllu"
+    X_train, tags_train = suffix_features(path, 0, 110)
+    X_test, tags_test = suffix_features(path, 110, 156)
+    names = sorted(set(tags_train) | set(tags_test))
+    y_train = np.array([names.index(t) for t in tags_train])
+    y_test = np.array([names.index(t) for t in tags_test])
+    settings = dict(hidden_sizes=(32, 64), seeds=(0, 1, 2, 3), max_epochs=40, batch_size=32)
+    inputs = [X_train.copy(), X_test.copy()]
+    ours = mlp_probe(X_train, y_train, X_test, y_test, **settings)
+    assert all(np.array_equal(a, b) for a, b in zip(inputs, (X_train, X_test)))  # inputs left as they were
+    mean, std = sklearn_probe(X_train, y_train, X_test, y_test, **settings)
+    assert abs(ours.mean - mean) < max(ours.std, std)
+
+
+def test_a_stacked_network_trains_as_it_would_alone():
+    rng = np.random.default_rng(0)
+    X = torch.from_numpy(rng.normal(size=(1200, 12)).astype(np.float32))
+    y = ((X[:, 0] * 2 + X[:, 1] ** 2 > 1).long() + (X[:, 2] > 0.5).long())
+    sizes = [(8, 8), (8, 16), (16, 8), (16, 16)]
+    with _threads(1):
+        together = _train(X[200:], y[200:], X[:200], y[:200], sizes, 3, 3, 25, 2, 64, 1e-3)
+    assert len({m.epochs for m in together}) > 1  # some leave the stack before others
+    for size, stacked in zip(sizes, together):
+        with _threads(1):
+            alone = _train(X[200:], y[200:], X[:200], y[:200], [size], 3, 3, 25, 2, 64, 1e-3)[0]
+        assert (alone.epochs, alone.dev_accuracy) == (stacked.epochs, stacked.dev_accuracy)
+        for a, b in zip(alone.weights, stacked.weights):
+            assert a.shape == b.shape
+            torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
