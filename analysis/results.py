@@ -5,7 +5,9 @@ one-click computations all go through these functions, so the same result is sto
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -34,10 +36,31 @@ def find_directprobe(store: Store, entry: str, layer: int) -> Entry | None:
     return store.get(directprobe_key(entry, layer))
 
 
+_READ: ContextVar[dict[tuple[str, str, int], DirectProbeResult | None] | None] = ContextVar("_READ", default=None)
+
+
+@contextmanager
+def reading_once() -> Iterator[None]:
+    """Within the block, :func:`load_directprobe` reads each stored result once and hands out that
+    copy again (results are immutable once stored): a study's tables read each one once."""
+    token = _READ.set({})
+    try:
+        yield
+    finally:
+        _READ.reset(token)
+
+
 def load_directprobe(store: Store, entry: str, layer: int) -> DirectProbeResult | None:
     """The stored DirectProbe result of one layer of a representation, or ``None``."""
+    memo = _READ.get()
+    key = (str(store.root), entry, int(layer))
+    if memo is not None and key in memo:
+        return memo[key]
     found = find_directprobe(store, entry, layer)
-    return None if found is None else DirectProbeResult.load(found)
+    result = None if found is None else DirectProbeResult.load(found)
+    if memo is not None and result is not None:
+        memo[key] = result
+    return result
 
 
 def compute_directprobe(store: Store, entry: str, layer: int, progress: Callable | None = None) -> str:

@@ -68,6 +68,23 @@ def test_study_tables_cover_every_layer_snapshot_and_seed(study):
     assert spread["n_seeds"].tolist() == [2]
 
 
+def test_the_tables_read_each_stored_directprobe_result_once(study, monkeypatch):
+    from analysis.directprobe import DirectProbeResult
+    from analysis.finetune import list_runs
+    from analysis.study import snapshot_table, study_tables
+
+    store, entry, _ = study
+    runs = list_runs(store)
+    runs = runs[runs["task"] == "ps-role"].sort_values("seed")["run"].tolist()
+    read: list[str] = []
+    load = DirectProbeResult.load.__func__
+    monkeypatch.setattr(DirectProbeResult, "load", classmethod(lambda cls, found, *a, **k: (read.append(found.key),
+                                                                                           load(cls, found, *a, **k))[1]))
+    tables = study_tables(store, spec_for("unused", None), runs, snapshot_table(store, runs))
+    assert len(read) == len(set(read)) == len(tables["directprobe"][["entry", "layer"]].drop_duplicates()) > 0
+    assert tables["linearity"].equals(study_table(store, entry.key, "linearity"))
+
+
 def test_second_run_is_served_from_the_store(study, tiny_bert, shared_data, monkeypatch):
     import transformers
 

@@ -15,7 +15,7 @@ from ..finetune import list_runs, run_metrics, seed_spread
 from ..geometry import (FINE_TUNED, ORIGINAL, LayerSnapshot, Projection, centroid_shift_pca, centroid_trajectories,
                         cross_task_table, layer_behaviour, linearity_table, min_distance_dynamics,
                         min_distance_extremes, seed_intervals, train_test_divergence)
-from ..results import find_probe, load_directprobe
+from ..results import find_probe, load_directprobe, reading_once
 from ..store import Store
 from .spec import StudySpec
 
@@ -50,7 +50,13 @@ def _main(snaps: pd.DataFrame, task: str, split: str = "train") -> pd.DataFrame:
 
 
 def study_tables(store: Store, spec: StudySpec, runs: list[str], snaps: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Every analysis of the study as a DataFrame, keyed by the names in :data:`TABLES`."""
+    """Every analysis of the study as a DataFrame, keyed by the names in :data:`TABLES` (each stored
+    DirectProbe result is read once)."""
+    with reading_once():
+        return _tables(store, spec, runs, snaps)
+
+
+def _tables(store: Store, spec: StudySpec, runs: list[str], snaps: pd.DataFrame) -> dict[str, pd.DataFrame]:
     task = spec.task
     dp = directprobe_table(store, snaps)
     all_runs = list_runs(store)
