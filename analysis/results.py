@@ -63,8 +63,14 @@ def load_directprobe(store: Store, entry: str, layer: int) -> DirectProbeResult 
     return result
 
 
-def compute_directprobe(store: Store, entry: str, layer: int, progress: Callable | None = None) -> str:
-    """DirectProbe on one layer of a stored representation, stored unless already there; returns its key."""
+def compute_directprobe(store: Store, entry: str, layer: int, progress: Callable | None = None,
+                        previous: str | None = None) -> str:
+    """DirectProbe on one layer of a stored representation, stored unless already there; returns its key.
+
+    ``previous``: a representation of similar points (the previous snapshot of the same run and
+    split) whose stored result at this layer lends its label planes as certificates to check first;
+    the result is the same with or without it.
+    """
     spec = directprobe_spec(entry, layer)
     key = make_key("directprobe", spec)
     if store.has(key):
@@ -75,7 +81,10 @@ def compute_directprobe(store: Store, entry: str, layer: int, progress: Callable
     with store.lock(key):
         if store.has(key):
             return key
-        result = directprobe(np.asarray(X, dtype=np.float64), y, n_labels=len(names), progress=progress)
+        before = None if previous is None else find_directprobe(store, previous, layer)
+        planes = None if before is None else DirectProbeResult.load_label_planes(before)
+        result = directprobe(np.asarray(X, dtype=np.float64), y, n_labels=len(names), progress=progress,
+                             label_planes=planes)
         with store.create("directprobe", spec) as writer:
             result.save(writer)
             writer.summary.update({k: source.summary.get(k) for k in ("model", "task", "split")})

@@ -11,7 +11,7 @@ from analysis.directprobe import DirectProbeResult, directprobe, spatial_similar
 from analysis.directprobe.hulls import data_tolerance, hull_distance, lp_widest, separate
 from analysis.directprobe.planes import Planes
 from analysis.directprobe.plain import plain_directprobe
-from analysis.directprobe.result import distance_tables
+from analysis.directprobe.result import ARRAYS, distance_tables
 
 
 def overlap_lp(A: np.ndarray, B: np.ndarray) -> bool:
@@ -467,3 +467,47 @@ def test_planes_forget_dead_ones_and_keep_the_live(monkeypatch: pytest.MonkeyPat
     for (u, v), (w, top) in expected.items():
         W, tops, _ = planes.facing(u, planes.find(u, np.array([v])))
         assert np.array_equal(W[0], w) and tops[0] == top
+
+
+def snapshot_pair(seed: int, drift: float, labels: int = 5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Blobs of ``labels`` labels (two of them interleaved, one sharing a point with another: a
+    conflict) and the same points moved by up to ``drift``: two snapshots of one layer."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(labels, 4)) * 4
+    y = rng.integers(0, labels, 80)
+    y[:6] = [0, 1, 0, 1, 0, 1]
+    X = centres[y] + rng.normal(size=(80, 4))
+    X[:6] = rng.normal(size=(6, 4)) * 0.5 + centres[0]  # labels 0 and 1 interleave
+    X[-1] = X[-2]
+    y[-1] = (y[-2] + 1) % labels
+    return X, X + drift * rng.uniform(-1, 1, size=X.shape), y
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), drift=st.floats(0, 3))
+def test_label_planes_from_an_earlier_snapshot_leave_the_result_unchanged(seed: int, drift: float) -> None:
+    before, after, y = snapshot_pair(seed, drift)
+    planes = directprobe(before, y).label_planes
+    cold, warm = directprobe(after, y), directprobe(after, y, label_planes=planes)
+    for name in ARRAYS:
+        np.testing.assert_array_equal(getattr(cold, name), getattr(warm, name), err_msg=name)
+    assert cold.conflicts == warm.conflicts
+    assert warm.stats["label_pairs_reused"] + warm.stats["label_pair_tests"] >= cold.stats["label_pair_tests"] > 0
+
+
+def test_label_planes_that_still_hold_replace_the_search_and_survive_the_store(tmp_path) -> None:
+    from analysis.store import Store
+
+    before, after, y = snapshot_pair(0, 0.05)
+    first = directprobe(before, y)
+    assert first.label_planes
+    store = Store(tmp_path)
+    with store.create("directprobe", {"test": 1}) as writer:
+        first.save(writer)
+    planes = DirectProbeResult.load_label_planes(store.ls("directprobe")[0])
+    assert planes.keys() == first.label_planes.keys()
+    warm = directprobe(after, y, label_planes=planes)
+    cold = directprobe(after, y)
+    assert warm.stats["label_pairs_reused"] > 0
+    assert warm.stats["label_pair_tests"] < cold.stats["label_pair_tests"]  # only pairs not apart before are searched
+    assert (cold.assignment == warm.assignment).all() and cold.n_clusters == warm.n_clusters

@@ -85,6 +85,23 @@ def test_the_tables_read_each_stored_directprobe_result_once(study, monkeypatch)
     assert tables["linearity"].equals(study_table(store, entry.key, "linearity"))
 
 
+def test_directprobe_steps_checked_against_the_previous_snapshot_match_a_run_from_scratch(study):
+    from analysis.directprobe import directprobe
+    from analysis.directprobe.result import ARRAYS
+    from analysis.embed import representation
+
+    store, _, _ = study
+    reused = 0
+    for found in store.ls("directprobe"):
+        stats = found.json("directprobe")["stats"]
+        reused += stats["label_pairs_reused"]
+        X, y = representation(store[found.summary["entry"]], found.summary["layer"])
+        cold = directprobe(np.asarray(X, dtype=np.float64), y, n_labels=len(found.summary["label_names"]))
+        for name in ARRAYS:
+            np.testing.assert_array_equal(np.asarray(found.array(name)), getattr(cold, name), err_msg=name)
+    assert reused > 0
+
+
 def test_second_run_is_served_from_the_store(study, tiny_bert, shared_data, monkeypatch):
     import transformers
 

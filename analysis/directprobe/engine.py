@@ -9,6 +9,10 @@ A label whose points are separable, both ways, from every other label's as whole
 before the loop: every merge it would propose succeeds and none of its clusters can block another
 label's, so it ends as one cluster whatever the order, and leaving it out of the loop changes no
 other label's proposals or their outcomes.
+
+Planes handed in from an earlier run on similar points (the previous snapshot of the same layer)
+are tried first for those label pairs, each checked on every point here: one that still holds
+proves the pair apart as a search would, so results are identical and only the search is saved.
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .buffers import Rows
-from .hulls import data_tolerance, separate
+from .hulls import check_direction, data_tolerance, separate
 from .kernels import ball_candidates, merge_distances
 from .planes import Planes
 
@@ -61,7 +65,8 @@ class Counters:
     verified), ``by_lp`` (HiGHS), or ends the proposal as an overlap (``overlaps_lp`` proven by an
     infeasible LP, ``unresolved`` hulls touching to within the tolerance, about float32
     resolution, or an LP left undecided).  ``checks`` counts the full separability decisions,
-    ``lp_calls`` the LPs solved.
+    ``lp_calls`` the LPs solved; ``label_pairs_reused`` the label pairs shown apart by a plane handed in
+    from an earlier run (checked on every point here), ``label_pair_tests`` those that needed a search.
     """
 
     proposals: int = 0
@@ -77,6 +82,7 @@ class Counters:
     by_nearest: int = 0
     by_lp: int = 0
     label_pair_tests: int = 0
+    label_pairs_reused: int = 0
     overlaps_lp: int = 0
     unresolved: int = 0
     lp_calls: int = 0
@@ -164,8 +170,13 @@ class Supports:
 class Engine:
     """State of one DirectProbe run; :meth:`run` performs it."""
 
-    def __init__(self, X: np.ndarray, y: np.ndarray, progress: Any = None):
+    def __init__(self, X: np.ndarray, y: np.ndarray, progress: Any = None,
+                 label_planes: dict[tuple[int, int], np.ndarray] | None = None):
         X = np.ascontiguousarray(X, dtype=np.float64)
+        self.hints = label_planes or {}
+        """Candidate planes between labels (a, b), a's points above, e.g. from the previous snapshot."""
+        self.label_planes: dict[tuple[int, int], np.ndarray] = {}
+        """The planes that showed label pairs apart here (a, b): a's mergeable points above all of b's."""
         self.X = X - X.mean(0)
         self.y = np.asarray(y, dtype=np.int64)
         self.n, self.d = self.X.shape
@@ -382,13 +393,28 @@ class Engine:
             if not mergeable.any():  # a label of conflicting twins only: it never merges
                 self.label_sep[a, b] = 1
                 return True
-            self.counters.label_pair_tests += 1
-            sep = separate(self.X[mergeable], self.X[self.y == b], tol=self.tol, max_rounds=0)
-            self.counters.lp_calls += sep.lp_calls
-            self.label_sep[a, b] = 1 if sep.separable else -1
-            if sep.separable and not (self.twinned[a] or self.twinned[b]):
-                self.label_sep[b, a] = 1  # the same two point sets, so b is apart from a as well
+            A, B = self.X[mergeable], self.X[self.y == b]
+            hint = self._hint(a, b)
+            if hint is not None and check_direction(A, B, hint, self.tol)[0]:
+                self.counters.label_pairs_reused += 1
+                separable, plane = True, hint
+            else:
+                self.counters.label_pair_tests += 1
+                sep = separate(A, B, tol=self.tol, max_rounds=0)
+                self.counters.lp_calls += sep.lp_calls
+                separable, plane = sep.separable, sep.w
+            self.label_sep[a, b] = 1 if separable else -1
+            if separable:
+                self.label_planes[(a, b)] = plane
+                if not (self.twinned[a] or self.twinned[b]):
+                    self.label_sep[b, a] = 1  # the same two point sets, so b is apart from a as well
         return self.label_sep[a, b] == 1
+
+    def _hint(self, a: int, b: int) -> np.ndarray | None:
+        """A handed-in plane for (a, b), or (b, a)'s turned over; None if there is neither."""
+        if (a, b) in self.hints:
+            return self.hints[(a, b)]
+        return None if (b, a) not in self.hints else -self.hints[(b, a)]
 
     def _start(self, uid: int, members: np.ndarray, D: Cluster) -> tuple[np.ndarray, np.ndarray] | None:
         """The remembered support between cluster ``uid`` and D, as row indices into the merged

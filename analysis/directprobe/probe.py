@@ -16,7 +16,8 @@ VERSION = "10"
 
 
 def directprobe(X: np.ndarray, y: np.ndarray, *, n_labels: int | None = None, progress: Any = None,
-                gap_tol: float = 1e-8) -> DirectProbeResult:
+                gap_tol: float = 1e-8, label_planes: dict[tuple[int, int], np.ndarray] | None = None
+                ) -> DirectProbeResult:
     """Cluster ``X`` (n × d) with labels ``y`` the DirectProbe way and measure the hulls.
 
     Overlap decisions are exact: separable only with a plane checked on every point, overlapping
@@ -28,6 +29,10 @@ def directprobe(X: np.ndarray, y: np.ndarray, *, n_labels: int | None = None, pr
     solved exactly on working sets and certified by bounds whose relative gap is at most ``gap_tol``
     unless a pair needs more working points than the solver allows (``stats["max_distance_gap"]``).
     BLAS runs single-threaded, which keeps results bit-identical from run to run.
+
+    ``label_planes`` (an earlier result's :attr:`~DirectProbeResult.label_planes`, e.g. the previous
+    snapshot's of the same layer) are candidate planes between labels, checked on every point before
+    any search: the result is the same with or without them, only faster when they still hold.
     """
     X = np.asarray(X)
     y = np.asarray(y, dtype=np.int64)
@@ -42,11 +47,12 @@ def directprobe(X: np.ndarray, y: np.ndarray, *, n_labels: int | None = None, pr
     if n_labels < L:
         raise ValueError(f"n_labels={n_labels} but labels go up to {L - 1}")
     with threadpool_limits(limits=1, user_api="blas"):
-        return _run(X, y, n_labels, progress, gap_tol)
+        return _run(X, y, n_labels, progress, gap_tol, label_planes)
 
 
-def _run(X: np.ndarray, y: np.ndarray, n_labels: int, progress: Any, gap_tol: float) -> DirectProbeResult:
-    engine = Engine(X, y, progress=progress)
+def _run(X: np.ndarray, y: np.ndarray, n_labels: int, progress: Any, gap_tol: float,
+         label_planes: dict[tuple[int, int], np.ndarray] | None) -> DirectProbeResult:
+    engine = Engine(X, y, progress=progress, label_planes=label_planes)
     clusters = sorted(engine.run().values(), key=lambda c: c.slot)
     assignment = np.empty(len(y), dtype=np.int64)
     for i, cluster in enumerate(clusters):
@@ -63,4 +69,4 @@ def _run(X: np.ndarray, y: np.ndarray, n_labels: int, progress: Any, gap_tol: fl
     conflicts = [{"points": g.tolist(), "labels": y[g].tolist()} for g in engine.conflicts]
     options = {"version": VERSION, "n_labels": n_labels, "gap_tol": gap_tol, "rel_tol": REL_TOL}
     return DirectProbeResult(assignment, labels, upper, lower, by_label, minimum, conflicts, stats, options,
-                             points=X)
+                             points=X, label_planes=engine.label_planes)

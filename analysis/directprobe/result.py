@@ -13,6 +13,8 @@ from .hulls import data_tolerance, hull_distance, point_distances
 
 ARRAYS = ("assignment", "cluster_labels", "cluster_distances", "cluster_distance_lower",
           "label_distances", "min_label_distance")
+PLANE_PAIRS, PLANE_NORMALS = "label_plane_pairs", "label_plane_normals"
+"""The certificate arrays saved beside the result (see :attr:`DirectProbeResult.label_planes`)."""
 
 
 @dataclass
@@ -39,6 +41,9 @@ class DirectProbeResult:
     options: dict[str, Any] = field(default_factory=dict)
     points: np.ndarray | None = None
     """The clustered points, needed by :meth:`predict`; not saved with the result."""
+    label_planes: dict[tuple[int, int], np.ndarray] | None = None
+    """Planes that showed label pairs apart, (a, b) → unit normal with a's points above b's: saved
+    (float32) as a certificate for the next snapshot's run (see :func:`.directprobe`), not loaded."""
 
     @property
     def n_clusters(self) -> int:
@@ -95,11 +100,25 @@ class DirectProbeResult:
         """Write into a store entry: arrays as .npy, the rest as ``directprobe.json``."""
         for name in ARRAYS:
             writer.save_array(name, getattr(self, name))
+        if self.label_planes:
+            pairs = sorted(self.label_planes)
+            writer.save_array(PLANE_PAIRS, np.array(pairs, dtype=np.int64))
+            writer.save_array(PLANE_NORMALS, np.array([self.label_planes[p] for p in pairs], dtype=np.float32))
         writer.save_json("directprobe", {"conflicts": self.conflicts, "stats": self.stats,
                                          "options": self.options})
         writer.summary.update({"n_points": int(len(self.assignment)), "n_clusters": self.n_clusters,
                                "is_linear": self.is_linear, "n_conflicts": len(self.conflicts),
                                "seconds": self.stats.get("seconds")})
+
+    @staticmethod
+    def load_label_planes(entry: Any) -> dict[tuple[int, int], np.ndarray]:
+        """The label planes saved with a stored result (empty for results saved without them)."""
+        if f"{PLANE_PAIRS}.npy" not in entry.files():
+            return {}
+        pairs = np.asarray(entry.array(PLANE_PAIRS, mmap=False))
+        normals = np.asarray(entry.array(PLANE_NORMALS, mmap=False), dtype=np.float64)
+        normals /= np.linalg.norm(normals, axis=1, keepdims=True)  # unit again after float32, as the engine's planes
+        return {(int(a), int(b)): w for (a, b), w in zip(pairs, normals)}
 
     @classmethod
     def load(cls, entry: Any, points: np.ndarray | None = None) -> DirectProbeResult:

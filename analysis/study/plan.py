@@ -3,7 +3,8 @@
 Each seed is fine-tuned by one step (each run also stores the original model's representations at
 update 0).  A run's analyses are planned from its snapshot list as soon as it ends: DirectProbe
 on the layers the analyses need and the classifier probes (steps shared by seeds, such as the
-original model's, are planned once).  Steps depend on nothing but the store, so they can run in
+original model's, are planned once), in snapshot order, each DirectProbe step naming the previous
+snapshot of its layer for its certificates.  Steps depend on nothing but the store, so they can run in
 any order, in any process, on any Dask worker that sees the store; a step whose output key is
 stored is skipped.
 """
@@ -70,14 +71,22 @@ def snapshot_table(store: Store, runs: list[str]) -> pd.DataFrame:
 def analysis_steps(spec: StudySpec, store: Store, runs: list[str]) -> list[Step]:
     """DirectProbe and probe steps for the runs' snapshots (deduplicated across seeds)."""
     snaps = snapshot_table(store, runs)
+    if snaps.empty:
+        return []
+    # By step: a layer's earlier snapshot is planned, and so run, before the next, which checks the
+    # earlier one's label planes first (``previous``; results do not depend on it).
+    snaps = snaps.sort_values(["step", "run", "task", "split"], kind="stable")
     steps: dict[str, Step] = {}
+    latest: dict[tuple[str, str, str, int], str] = {}
 
     def add_directprobe(row: pd.Series, layers: list[int]) -> None:
         for layer in layers:
             key = directprobe_key(row["entry"], layer)
-            steps.setdefault(key, Step("directprobe", {"entry": row["entry"], "layer": layer}, key,
-                                       row["n_targets"] / 1000, f"DirectProbe {row['task']}/{row['split']} "
-                                       f"step {row['step']} layer {layer}"))
+            chain = (row["run"], row["task"], row["split"], layer)
+            params = {"entry": row["entry"], "layer": layer, "previous": latest.get(chain)}
+            latest[chain] = row["entry"]
+            steps.setdefault(key, Step("directprobe", params, key, row["n_targets"] / 1000,
+                                       f"DirectProbe {row['task']}/{row['split']} step {row['step']} layer {layer}"))
 
     for _, row in snaps.iterrows():
         last = int(row["n_layers"]) - 1

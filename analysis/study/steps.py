@@ -55,6 +55,7 @@ def finetune_state(store: Store, params: dict[str, Any], *, here: bool) -> tuple
 
 ACTIONS: dict[str, Callable[..., str]] = {
     "finetune": lambda store, p, progress=None: finetune_run(store, p, progress),
-    "directprobe": lambda store, p, progress=None: compute_directprobe(store, p["entry"], p["layer"]),
+    "directprobe": lambda store, p, progress=None: compute_directprobe(store, p["entry"], p["layer"],
+                                                                       previous=p.get("previous")),
     "probe": lambda store, p, progress=None: compute_probe(store, p["train"], p["test"], p["layer"], p["config"]),
 }
