@@ -330,7 +330,7 @@ class Store:
             self._cleaned = True
             self.clean_tmp()
         me = ProcessId.current()
-        tmp = self.tmp / f"{key}.{me.pid}.{me.started}.{uuid.uuid4().hex[:8]}@{_safe_host(me.host)}"
+        tmp = self.tmp / f"{key}.{me.pid}.{me.started}.{uuid.uuid4().hex[:8]}@{safe_host(me.host)}"
         tmp.mkdir()
         writer = EntryWriter(tmp, kind, key, spec)
         try:
@@ -417,7 +417,7 @@ def _meta_problem(meta: Any, key: str) -> str | None:
     return None
 
 
-def _safe_host(host: str) -> str:
+def safe_host(host: str) -> str:
     return re.sub(r"[^A-Za-z0-9.-]", "_", host)
 
 
@@ -426,7 +426,7 @@ def tmp_writer(name: str) -> ProcessId | None:
     match = TMP_NAME.fullmatch(name)
     if match is None:
         return None
-    host = socket.gethostname() if match["host"] == _safe_host(socket.gethostname()) else match["host"]
+    host = socket.gethostname() if match["host"] == safe_host(socket.gethostname()) else match["host"]
     return ProcessId(int(match["pid"]), host, int(match["started"]))
 
 

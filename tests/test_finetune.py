@@ -530,3 +530,27 @@ def test_run_names_must_be_run_keys(store):
     for bad in ("", "..", "../jobs", "run-" + "0" * 24 + "/.."):
         with pytest.raises(StoreError, match="not a store key"):
             read_record(store, bad)
+
+
+def test_half_written_checkpoints_of_dead_writers_on_this_host_are_removed(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    from analysis.finetune.checkpoint import clean_checkpoint_leftovers
+    from analysis.processes import ProcessId, start_time
+    from analysis.store import safe_host
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead = ProcessId(child.pid, socket.gethostname(), start_time(child.pid))
+    child.wait()
+    me, host = ProcessId.current(), safe_host(socket.gethostname())
+    names = {"dead": f"checkpoint-8.tmp.{dead.pid}.{dead.started}.0123abcd@{host}",
+             "alive": f"checkpoint-8.tmp.{me.pid}.{me.started}.0123abcd@{host}",
+             "elsewhere": f"checkpoint-8.tmp.{dead.pid}.{dead.started}.0123abcd@another-host",
+             "checkpoint": "checkpoint-4"}
+    for name in names.values():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.safetensors").write_bytes(b"x")
+    assert clean_checkpoint_leftovers(tmp_path) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(v for k, v in names.items() if k != "dead")

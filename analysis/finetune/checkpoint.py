@@ -14,7 +14,9 @@ import contextlib
 import json
 import os
 import random
+import re
 import shutil
+import socket
 import uuid
 from pathlib import Path
 from typing import Any, Iterator
@@ -23,6 +25,9 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
+
+from ..processes import ProcessId
+from ..store import safe_host
 
 MODEL = "model.safetensors"
 OPTIMIZER = "optimizer.safetensors"
@@ -39,10 +44,30 @@ def load_weights(model: nn.Module, path: Path) -> None:
     model.load_state_dict(load_file(str(path)))
 
 
+CHECKPOINT_TMP = re.compile(r".+\.tmp\.(?P<pid>\d+)\.(?P<started>\d+)\.[0-9a-f]{8}@(?P<host>.+)")
+"""A checkpoint being written: ``<name>.tmp.<pid>.<start time>.<random>@<host>``."""
+
+
+def clean_checkpoint_leftovers(work: Path) -> int:
+    """Remove the half-written checkpoints of dead writers on this host from a run's folder (a
+    writer killed outright leaves one behind); returns how many.  Another host's are left alone."""
+    removed = 0
+    here = safe_host(socket.gethostname())
+    for path in work.iterdir() if work.is_dir() else ():
+        match = CHECKPOINT_TMP.fullmatch(path.name)
+        if match is None or match["host"] != here:
+            continue
+        if ProcessId(int(match["pid"]), socket.gethostname(), int(match["started"])).alive() is False:
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed
+
+
 def save_checkpoint(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
                     scheduler: torch.optim.lr_scheduler.LRScheduler, counters: dict[str, Any]) -> None:
     """Write everything needed to continue training bit-identically into ``folder`` (atomically)."""
-    tmp = folder.with_name(f"{folder.name}.tmp-{uuid.uuid4().hex[:8]}")
+    me = ProcessId.current()
+    tmp = folder.with_name(f"{folder.name}.tmp.{me.pid}.{me.started}.{uuid.uuid4().hex[:8]}@{safe_host(me.host)}")
     tmp.mkdir(parents=True)
     try:
         save_weights(model, tmp / MODEL)

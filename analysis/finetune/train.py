@@ -29,7 +29,7 @@ from ..models import ModelRef, load_model, resolve_device, resolve_model
 from ..store import Store, make_key, sha256_file
 from ..tasks import load_task, task_files, task_splits
 from .background import PENDING, SnapshotWorkers, job_stored, pending_weights, run_job, write_pending
-from .checkpoint import deterministic, load_checkpoint, save_checkpoint, save_weights
+from .checkpoint import clean_checkpoint_leftovers, deterministic, load_checkpoint, save_checkpoint, save_weights
 from .examples import Inputs, downsample, epoch_batches, eval_batches, gather, prepare, updates_per_epoch
 from .heads import TargetClassifier, model_dropout, set_dropout
 from .optim import make_optimizer, make_schedule
@@ -288,6 +288,7 @@ class _Training:
             self.stop = max(missing, default=0) if done else self.total
             start, redo = 0, []
             checkpoint = self.record["checkpoint"]
+            clean_checkpoint_leftovers(self.work)
             if not done and checkpoint and (self.work / checkpoint).is_dir():
                 counters = load_checkpoint(self.work / checkpoint, self.model, self.optimizer, self.scheduler)
                 redo = [s for s in missing if s <= counters["step"]]
