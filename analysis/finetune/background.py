@@ -23,13 +23,12 @@ import queue
 import subprocess
 import sys
 import threading
-import uuid
 from pathlib import Path
 from typing import IO, Any
 
 from ..models import ModelRef, load_model
 from ..store import Store
-from .checkpoint import deterministic, load_weights, save_weights
+from .checkpoint import deterministic, load_weights, save_weights, temporary
 from .snapshots import Target, entry_key, write_snapshot
 
 PENDING = "pending"
@@ -46,7 +45,7 @@ def write_pending(encoder: Any, work: Path, step: int) -> Path:
     """Write the encoder's weights for the snapshot at ``step`` (atomically: a file with the final name is whole)."""
     path = pending_weights(work, step)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp = temporary(path)
     save_weights(encoder, tmp)
     os.replace(tmp, path)
     return path

@@ -44,21 +44,29 @@ def load_weights(model: nn.Module, path: Path) -> None:
     model.load_state_dict(load_file(str(path)))
 
 
-CHECKPOINT_TMP = re.compile(r".+\.tmp\.(?P<pid>\d+)\.(?P<started>\d+)\.[0-9a-f]{8}@(?P<host>.+)")
-"""A checkpoint being written: ``<name>.tmp.<pid>.<start time>.<random>@<host>``."""
+WRITING = re.compile(r".+\.tmp\.(?P<pid>\d+)\.(?P<started>\d+)\.[0-9a-f]{8}@(?P<host>.+)")
+"""A checkpoint or weights file being written: ``<name>.tmp.<pid>.<start time>.<random>@<host>``."""
+
+
+def temporary(path: Path) -> Path:
+    """Where this process writes ``path`` before renaming it into place (named as :data:`WRITING`)."""
+    me = ProcessId.current()
+    return path.with_name(f"{path.name}.tmp.{me.pid}.{me.started}.{uuid.uuid4().hex[:8]}@{safe_host(me.host)}")
 
 
 def clean_checkpoint_leftovers(work: Path) -> int:
-    """Remove the half-written checkpoints of dead writers on this host from a run's folder (a
-    writer killed outright leaves one behind); returns how many.  Another host's are left alone."""
+    """Remove the half-written checkpoints and snapshot weights that dead writers on this host left
+    in a run's folder (a writer killed outright leaves them behind); returns how many.  Another
+    host's are left alone."""
     removed = 0
     here = safe_host(socket.gethostname())
-    for path in work.iterdir() if work.is_dir() else ():
-        match = CHECKPOINT_TMP.fullmatch(path.name)
+    folders = [work, *(p for p in work.iterdir() if p.is_dir() and not WRITING.fullmatch(p.name))] if work.is_dir() else []
+    for path in (p for folder in folders if folder.is_dir() for p in folder.iterdir()):
+        match = WRITING.fullmatch(path.name)
         if match is None or match["host"] != here:
             continue
         if ProcessId(int(match["pid"]), socket.gethostname(), int(match["started"])).alive() is False:
-            shutil.rmtree(path, ignore_errors=True)
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
             removed += 1
     return removed
 
@@ -66,8 +74,7 @@ def clean_checkpoint_leftovers(work: Path) -> int:
 def save_checkpoint(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
                     scheduler: torch.optim.lr_scheduler.LRScheduler, counters: dict[str, Any]) -> None:
     """Write everything needed to continue training bit-identically into ``folder`` (atomically)."""
-    me = ProcessId.current()
-    tmp = folder.with_name(f"{folder.name}.tmp.{me.pid}.{me.started}.{uuid.uuid4().hex[:8]}@{safe_host(me.host)}")
+    tmp = temporary(folder)
     tmp.mkdir(parents=True)
     try:
         save_weights(model, tmp / MODEL)
