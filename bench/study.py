@@ -113,6 +113,7 @@ def compare(a_store: Path, b_store: Path, a_out: Path, b_out: Path, steps: list[
     import numpy as np
     import pandas as pd
 
+    from analysis.directprobe.result import ARRAYS
     from analysis.store import Store
 
     A, B = Store(a_store), Store(b_store)
@@ -120,9 +121,9 @@ def compare(a_store: Path, b_store: Path, a_out: Path, b_out: Path, steps: list[
     same = 0
     for key in dp:
         a, b = A[key], B[key]
-        names = sorted({f[:-4] for f in a.files() + b.files() if f.endswith(".npy")})
-        same += all(np.array_equal(np.asarray(a.array(n)), np.asarray(b.array(n)), equal_nan=True) for n in names)
-    print(f"DirectProbe results identical (every array, np.array_equal): {same} of {len(dp)}")
+        same += all(np.array_equal(np.asarray(a.array(n)), np.asarray(b.array(n)), equal_nan=True) for n in ARRAYS)
+    print(f"DirectProbe results identical (assignments, cluster labels and distance tables, np.array_equal): "
+          f"{same} of {len(dp)}")
     for name in NOT_FROM_PROBES:
         if not (a_out / f"{name}.json").exists():
             continue
