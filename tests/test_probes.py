@@ -86,13 +86,18 @@ def suffix_features(path, start: int, stop: int):
     return X, [t["upos"] for t in tokens]
 
 
-def test_probe_tags_real_words_from_their_suffixes(shared_data):
+def real_tags(shared_data):
+    """Suffix features and UPOS tags: ParTUT dev's first 110 sentences to train on, the other 46 to test."""
     path = shared_data / "ud_partut" / "en_partut-ud-dev.conllu"
     X_train, tags_train = suffix_features(path, 0, 110)
     X_test, tags_test = suffix_features(path, 110, 156)
     names = sorted(set(tags_train) | set(tags_test))
-    y_train = np.array([names.index(t) for t in tags_train])
-    y_test = np.array([names.index(t) for t in tags_test])
+    return (X_train, np.array([names.index(t) for t in tags_train]),
+            X_test, np.array([names.index(t) for t in tags_test]))
+
+
+def test_probe_tags_real_words_from_their_suffixes(shared_data):
+    X_train, y_train, X_test, y_test = real_tags(shared_data)
     result = mlp_probe(
         X_train, y_train, X_test, y_test, hidden_sizes=(32, 64), seeds=(0, 1), max_epochs=40, batch_size=32
     )
@@ -129,12 +134,7 @@ def sklearn_probe(X_train, y_train, X_test, y_test, *, hidden_sizes, seeds, max_
 
 
 def test_probe_matches_the_scikit_learn_probe_within_the_seed_spread_on_real_tags(shared_data):
-    path = shared_data / "ud_partut" / "en_partut-ud-dev.conllu"
-    X_train, tags_train = suffix_features(path, 0, 110)
-    X_test, tags_test = suffix_features(path, 110, 156)
-    names = sorted(set(tags_train) | set(tags_test))
-    y_train = np.array([names.index(t) for t in tags_train])
-    y_test = np.array([names.index(t) for t in tags_test])
+    X_train, y_train, X_test, y_test = real_tags(shared_data)
     settings = dict(hidden_sizes=(32, 64), seeds=(0, 1, 2, 3), max_epochs=40, batch_size=32)
     inputs = [X_train.copy(), X_test.copy()]
     ours = mlp_probe(X_train, y_train, X_test, y_test, **settings)
