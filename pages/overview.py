@@ -61,7 +61,8 @@ if table.empty:
         f"The store at `{store.root}` is empty. Start with a first study: **{ui.short_name(model)}** fine-tuned on "
         "PS-role (STREUSLE's preposition scene roles) with a snapshot at every epoch end, PS-fxn recorded "
         "alongside, then DirectProbe clusters and distances, layer similarity and probes. It runs in the "
-        "background, takes about five minutes on a laptop CPU, and the pages fill in as results land.")
+        "background, takes about four minutes on a 2-core CPU with the default model, and the pages fill in "
+        "as results land.")
     args = ["study", "--preset", "first", "--tasks", ",".join(FIRST_TASKS), "--model", model]
     if not ui.can_start():
         ui.read_only_note()
