@@ -136,20 +136,24 @@ class _Stack:
             for p, state in zip(rest, (s for per_model in states for s in per_model[2:])):
                 self.optimizer.state[p] = state
 
+    def _columns(self, i: int) -> slice:
+        """The i-th model's columns of the stacked first layer."""
+        start = sum(self.widths[:i])
+        return slice(start, start + self.widths[i])
+
     def model(self, i: int) -> list[torch.Tensor]:
         """The i-th model's six tensors (views into the stack)."""
-        lo = sum(self.widths[:i])
-        hi = lo + self.widths[i]
-        return [self.params[0][:, lo:hi], self.params[1][lo:hi], *self.params[2 + 4 * i:6 + 4 * i]]
+        cols = self._columns(i)
+        return [self.params[0][:, cols], self.params[1][cols], *self.params[2 + 4 * i:6 + 4 * i]]
 
     def _state(self, i: int) -> list[dict]:
-        lo = sum(self.widths[:i])
-        hi = lo + self.widths[i]
+        """The i-th model's Adam state, one dict per tensor of :meth:`model`."""
+        cols = self._columns(i)
         states = []
         for k, p in enumerate([self.params[0], self.params[1], *self.params[2 + 4 * i:6 + 4 * i]]):
             s = self.optimizer.state.get(p)
             if k < 2 and s:
-                s = {"step": s["step"], "exp_avg": s["exp_avg"][..., lo:hi], "exp_avg_sq": s["exp_avg_sq"][..., lo:hi]}
+                s = {"step": s["step"], "exp_avg": s["exp_avg"][..., cols], "exp_avg_sq": s["exp_avg_sq"][..., cols]}
             states.append(s)
         return states
 
