@@ -36,7 +36,7 @@ def find_directprobe(store: Store, entry: str, layer: int) -> Entry | None:
     return store.get(directprobe_key(entry, layer))
 
 
-_READ: ContextVar[dict[tuple[str, str, int], DirectProbeResult | None] | None] = ContextVar("_READ", default=None)
+_READ: ContextVar[dict[tuple[str, str, int], DirectProbeResult] | None] = ContextVar("_READ", default=None)
 
 
 @contextmanager

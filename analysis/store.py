@@ -33,7 +33,8 @@ from .processes import ProcessId
 META = "meta.json"
 KEY = re.compile(r"[a-z]+-[0-9a-f]{24}")
 KIND = re.compile(r"[a-z]+")
-TMP_NAME = re.compile(r"(?P<key>[a-z]+-[0-9a-f]{24})\.(?P<pid>\d+)\.(?P<started>\d+)\.[0-9a-f]{8}@(?P<host>.+)")
+WRITING = re.compile(r"(?P<name>.+)\.(?P<pid>\d+)\.(?P<started>\d+)\.[0-9a-f]{8}@(?P<host>.+)")
+"""Something being written: ``<name>.<pid>.<start time>.<random>@<host>`` (see :func:`writing_name`)."""
 DELETED = "deleted."
 REPRESENTATION_SUMMARY = {"model": str, "task": str, "split": str, "n_targets": int, "n_layers": int, "dim": int,
                           "label_names": list}
@@ -329,8 +330,7 @@ class Store:
         if not self._cleaned:
             self._cleaned = True
             self.clean_tmp()
-        me = ProcessId.current()
-        tmp = self.tmp / f"{key}.{me.pid}.{me.started}.{uuid.uuid4().hex[:8]}@{safe_host(me.host)}"
+        tmp = self.tmp / writing_name(key)
         tmp.mkdir()
         writer = EntryWriter(tmp, kind, key, spec)
         try:
@@ -417,17 +417,32 @@ def _meta_problem(meta: Any, key: str) -> str | None:
     return None
 
 
-def safe_host(host: str) -> str:
+def _safe_host(host: str) -> str:
     return re.sub(r"[^A-Za-z0-9.-]", "_", host)
 
 
-def tmp_writer(name: str) -> ProcessId | None:
-    """The process writing the temporary folder ``name`` (``None`` if the name does not say)."""
-    match = TMP_NAME.fullmatch(name)
+def writing_name(name: str) -> str:
+    """A unique name under which this process writes ``name`` before renaming it into place; it
+    says which process on which host writes (:func:`writer_of`), so leftovers can be told apart."""
+    me = ProcessId.current()
+    return f"{name}.{me.pid}.{me.started}.{uuid.uuid4().hex[:8]}@{_safe_host(me.host)}"
+
+
+def writer_of(name: str) -> ProcessId | None:
+    """The process writing under ``name`` (made by :func:`writing_name`), or ``None`` if the name does not say."""
+    match = WRITING.fullmatch(name)
     if match is None:
         return None
-    host = socket.gethostname() if match["host"] == safe_host(socket.gethostname()) else match["host"]
+    host = socket.gethostname() if match["host"] == _safe_host(socket.gethostname()) else match["host"]
     return ProcessId(int(match["pid"]), host, int(match["started"]))
+
+
+def tmp_writer(name: str) -> ProcessId | None:
+    """The process writing the temporary entry folder ``name`` (``None`` if the name does not say)."""
+    match = WRITING.fullmatch(name)
+    if match is None or not KEY.fullmatch(match["name"]):
+        return None
+    return writer_of(name)
 
 
 def process_alive(pid: int) -> bool:

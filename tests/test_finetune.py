@@ -538,15 +538,16 @@ def test_half_written_checkpoints_of_dead_writers_on_this_host_are_removed(tmp_p
     import sys
 
     from analysis.finetune.checkpoint import clean_checkpoint_leftovers
+    from analysis.finetune.checkpoint import temporary
     from analysis.processes import ProcessId, start_time
-    from analysis.store import safe_host
 
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     dead = ProcessId(child.pid, socket.gethostname(), start_time(child.pid))
     child.wait()
-    me, host = ProcessId.current(), safe_host(socket.gethostname())
+    alive = temporary(tmp_path / "checkpoint-8").name
+    host = alive.rsplit("@", 1)[1]
     names = {"dead": f"checkpoint-8.tmp.{dead.pid}.{dead.started}.0123abcd@{host}",
-             "alive": f"checkpoint-8.tmp.{me.pid}.{me.started}.0123abcd@{host}",
+             "alive": alive,
              "elsewhere": f"checkpoint-8.tmp.{dead.pid}.{dead.started}.0123abcd@another-host",
              "checkpoint": "checkpoint-4"}
     for name in names.values():

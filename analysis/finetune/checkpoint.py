@@ -14,10 +14,7 @@ import contextlib
 import json
 import os
 import random
-import re
 import shutil
-import socket
-import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -26,8 +23,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ..processes import ProcessId
-from ..store import safe_host
+from ..store import writer_of, writing_name
 
 MODEL = "model.safetensors"
 OPTIMIZER = "optimizer.safetensors"
@@ -44,28 +40,22 @@ def load_weights(model: nn.Module, path: Path) -> None:
     model.load_state_dict(load_file(str(path)))
 
 
-WRITING = re.compile(r".+\.tmp\.(?P<pid>\d+)\.(?P<started>\d+)\.[0-9a-f]{8}@(?P<host>.+)")
-"""A checkpoint or weights file being written: ``<name>.tmp.<pid>.<start time>.<random>@<host>``."""
-
-
 def temporary(path: Path) -> Path:
-    """Where this process writes ``path`` before renaming it into place (named as :data:`WRITING`)."""
-    me = ProcessId.current()
-    return path.with_name(f"{path.name}.tmp.{me.pid}.{me.started}.{uuid.uuid4().hex[:8]}@{safe_host(me.host)}")
+    """Where this process writes ``path`` before renaming it into place (named by :func:`writing_name`)."""
+    return path.with_name(writing_name(f"{path.name}.tmp"))
 
 
 def clean_checkpoint_leftovers(work: Path) -> int:
     """Remove the half-written checkpoints and snapshot weights that dead writers on this host left
-    in a run's folder (a writer killed outright leaves them behind); returns how many.  Another
-    host's are left alone."""
+    in a run's folder or its subfolders (a writer killed outright leaves them behind); returns how
+    many.  Another host's are left alone (whether they still run cannot be told from here)."""
+    if not work.is_dir():
+        return 0
     removed = 0
-    here = safe_host(socket.gethostname())
-    folders = [work, *(p for p in work.iterdir() if p.is_dir() and not WRITING.fullmatch(p.name))] if work.is_dir() else []
-    for path in (p for folder in folders if folder.is_dir() for p in folder.iterdir()):
-        match = WRITING.fullmatch(path.name)
-        if match is None or match["host"] != here:
-            continue
-        if ProcessId(int(match["pid"]), socket.gethostname(), int(match["started"])).alive() is False:
+    folders = [work, *(p for p in work.iterdir() if p.is_dir() and writer_of(p.name) is None)]
+    for path in (p for folder in folders for p in folder.iterdir()):
+        writer = writer_of(path.name)
+        if writer is not None and writer.alive() is False:
             shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
             removed += 1
     return removed
