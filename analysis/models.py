@@ -9,13 +9,12 @@ import hashlib
 import json
 import os
 import re
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .config import DEFAULT_MODEL
-from .store import Store, sha256_file
+from .store import Store, sha256_file, writing_name
 
 if TYPE_CHECKING:
     import torch
@@ -95,7 +94,8 @@ def fingerprint(folder: Path, store: Store | None = None) -> str:
     """SHA-256 over config and weights; memoised in the store by (path, size, mtime)."""
     files = weight_files(folder)
     stat_key = "|".join(f"{p.resolve()}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files)
-    memo_file = (store or Store()).root / "fingerprints.json"
+    store = store or Store()
+    memo_file = store.root / "fingerprints.json"
     memo = _read_memo(memo_file)
     if stat_key in memo:
         return memo[stat_key]
@@ -105,7 +105,7 @@ def fingerprint(folder: Path, store: Store | None = None) -> str:
         h.update(sha256_file(p).encode())
     digest = h.hexdigest()
     memo[stat_key] = digest
-    _write_memo(memo_file, memo)
+    _write_memo(store, memo_file, memo)
     return digest
 
 
@@ -116,9 +116,10 @@ def _read_memo(path: Path) -> dict[str, str]:
         return {}
 
 
-def _write_memo(path: Path, memo: dict[str, str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")  # unique across hosts
+def _write_memo(store: Store, path: Path, memo: dict[str, str]) -> None:
+    """Replace the memo atomically, through the store's ``tmp/`` (a dead writer's file is cleaned there)."""
+    store.tmp.mkdir(parents=True, exist_ok=True)
+    tmp = store.tmp / writing_name(path.name)
     tmp.write_text(json.dumps(memo, indent=1))
     os.replace(tmp, path)
 

@@ -322,7 +322,7 @@ class Store:
         another process finished the same key first, its entry is kept and ours discarded.  On
         an exception (SIGTERM included, where the entry point turns it into one) the temporary
         folder is removed and nothing is stored.  The folder's name says which process on which
-        host writes it (:func:`tmp_writer`); the first entry a :class:`Store` creates first
+        host writes it (:func:`writer_of`); the first entry a :class:`Store` creates first
         removes the leftovers of this host's dead writers (:meth:`clean_tmp`).
         """
         self._ensure()
@@ -378,7 +378,8 @@ class Store:
                     fcntl.flock(f, fcntl.LOCK_UN)
 
     def clean_tmp(self) -> int:
-        """Remove the temporary folders of dead writers on this host, and remains of deletions; returns how many.
+        """Remove what dead writers on this host left in ``tmp/`` (entry folders, small files such as the
+        fingerprint memo's), and remains of deletions; returns how many.
 
         A folder written on another host (a shared store) or named in a form this version does not
         know is left alone: whether its writer still runs cannot be told from here.
@@ -387,9 +388,9 @@ class Store:
             return 0
         removed = 0
         for path in self.tmp.iterdir():
-            writer = tmp_writer(path.name)
+            writer = writer_of(path.name)
             if path.name.startswith(DELETED) or (writer is not None and writer.alive() is False):
-                shutil.rmtree(path, ignore_errors=True)
+                shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
                 removed += 1
         return removed
 
@@ -435,14 +436,6 @@ def writer_of(name: str) -> ProcessId | None:
         return None
     host = socket.gethostname() if match["host"] == _safe_host(socket.gethostname()) else match["host"]
     return ProcessId(int(match["pid"]), host, int(match["started"]))
-
-
-def tmp_writer(name: str) -> ProcessId | None:
-    """The process writing the temporary entry folder ``name`` (``None`` if the name does not say)."""
-    match = WRITING.fullmatch(name)
-    if match is None or not KEY.fullmatch(match["name"]):
-        return None
-    return writer_of(name)
 
 
 def process_alive(pid: int) -> bool:

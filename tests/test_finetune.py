@@ -557,7 +557,8 @@ def test_half_written_checkpoints_of_dead_writers_on_this_host_are_removed(tmp_p
     pending.mkdir()
     (pending / f"step-000008.safetensors.tmp.{dead.pid}.{dead.started}.0123abcd@{host}").write_bytes(b"x")
     (pending / "step-000004.safetensors").write_bytes(b"x")
-    assert clean_checkpoint_leftovers(tmp_path) == 2
+    (tmp_path / f"record.json.{dead.pid}.{dead.started}.0123abcd@{host}").write_text("{}")  # a run record's
+    assert clean_checkpoint_leftovers(tmp_path) == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*(v for k, v in names.items() if k != "dead"),
                                                                  "pending"])
     assert [p.name for p in pending.iterdir()] == ["step-000004.safetensors"]

@@ -18,7 +18,7 @@ import pytest
 
 from analysis.cli import main
 from analysis.processes import ProcessId
-from analysis.store import Store, StoreError, make_key, tmp_writer
+from analysis.store import Store, StoreError, make_key, writer_of
 
 SPEC = {"model": "abc", "task": "pos", "split": "train"}
 
@@ -265,8 +265,10 @@ def test_cleaning_removes_only_dead_writers_of_this_host(store):
     unknown.mkdir()
     deleted = store.tmp / f"deleted.{make_key('demo', SPEC)}.0123abcd"
     deleted.mkdir()
-    assert tmp_writer(live.name) == me and tmp_writer(other_host.name).alive() is None
-    assert store.clean_tmp() == 3
+    memo = store.tmp / f"fingerprints.json.{dead.pid}.{me.started}.0123abcd@{here}"  # a small file, not a folder
+    memo.write_text("{}")
+    assert writer_of(live.name) == me and writer_of(other_host.name).alive() is None
+    assert store.clean_tmp() == 4
     assert sorted(store.tmp.iterdir()) == sorted([live, other_host, unknown])
 
 

@@ -30,14 +30,13 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from ..processes import ProcessId
-from ..store import KEY, Store, StoreError, check_key
+from ..store import KEY, Store, StoreError, check_key, writing_name
 from .options import TrainOptions
 
 RECORD = "run.json"
@@ -90,7 +89,7 @@ def write_record(store: Store, record: dict[str, Any]) -> None:
     """Replace the record atomically (a reader sees the old or the new one, never half of one)."""
     path = record_path(store, record["run"])
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{RECORD}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")  # unique across hosts
+    tmp = path.with_name(writing_name(RECORD))  # a dead writer's is cleaned when the run resumes
     tmp.write_text(json.dumps(record, indent=1))
     os.replace(tmp, path)
 
