@@ -2,7 +2,9 @@
 
 Load: ``--sessions`` Playwright contexts on Debian's Chromium walk every dashboard page for
 ``--seconds`` while ``python -m analysis study --preset quick`` (new seed each time) writes to the
-same store. A page load counts as an error when it shows an ``stException`` or
+same store. Each session opens the dashboard once by its address, then goes from page to page
+through the top navigation, as a user does (``--full-loads``: every page by its address, the whole
+front end started each time). A page visit counts as an error when it shows an ``stException`` or
 ``stAlertContentError`` element or does not finish within ``--page-timeout``.
 
 Faults: ``--kills`` times, a writer (extraction, DirectProbe, fine-tuning with snapshots) starts on a
@@ -43,14 +45,29 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from analysis.store import Store, StoreError  # noqa: E402
 from conftest import build_dashboard_store, build_tiny_bert  # noqa: E402
 
-PAGES = ["overview", "embeddings", "linearity", "distances", "centroids", "layers", "probes", "compare",
-         "cross_task", "stability", "runs", "report"]
+PAGES = {"overview": ("Explore", "Overview"), "embeddings": ("Explore", "Embeddings"),
+         "linearity": ("Explore", "Linearity"), "distances": ("Explore", "Distances"),
+         "centroids": ("Explore", "Centroid paths"), "layers": ("Explore", "Layers"), "probes": ("Explore", "Probes"),
+         "compare": ("Compare", "Compare"), "cross_task": ("Compare", "Cross-task"),
+         "stability": ("Compare", "Stability"), "runs": ("Work", "Runs"), "report": ("Work", "Report")}
+"""Every page, with its top-navigation section and title (``app.py``)."""
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync"]
+WATCH_RUNS = """() => {
+  window.__scriptRuns = 0;
+  new MutationObserver(records => {
+    for (const r of records) if (r.oldValue === 'running') window.__scriptRuns++;
+  }).observe(document, {attributes: true, subtree: true, attributeOldValue: true,
+                        attributeFilter: ['data-test-script-state']});
+}"""
+"""Counts finished script runs in ``window.__scriptRuns`` (the app marks ``stApp`` running / not running)."""
+IDLE = "document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state') !== 'running'"
 READY = ("!document.querySelector('[data-testid=\"stStatusWidget\"]') && "
          "!document.querySelector('[data-stale=\"true\"]') && !document.querySelector('[data-testid=\"stSkeleton\"]')")
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
+
+
 def volatile(key: str) -> bool:
     """JSON fields that measure wall-clock time (``seconds``, ``distance_seconds``), so differ between identical runs."""
     return key == "seconds" or key.endswith("_seconds")
@@ -107,48 +124,151 @@ class LoadFigures:
     loads: int = 0
     errors: list[str] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+    """Page switches through the top navigation (or every load, with ``--full-loads``)."""
+    first_seconds: list[float] = field(default_factory=list)
+    """Each session's first, full load (the whole front end fetched and started)."""
+
+
+@dataclass
+class WriterFigures:
     studies: int = 0
     study_failures: int = 0
 
 
-async def walk(browser, url: str, query: str, end: float, timeout_ms: int, figures: LoadFigures, who: int) -> None:
-    """One session: load every page in turn (starting at a different one per session) until ``end``."""
+async def open_page(page, url: str, name: str, query: str, timeout_ms: int) -> None:
+    """A full load of page ``name``, as typing its address does."""
+    await page.goto(f"{url}/{'' if name == 'overview' else name}?{query}", timeout=timeout_ms)
+    await page.wait_for_selector("h1", timeout=timeout_ms)
+    await page.wait_for_function(READY, timeout=timeout_ms)
+
+
+async def switch_to(page, name: str, timeout_ms: int) -> None:
+    """Go to page ``name`` as a user does: its section in the top navigation, then its link; done when
+    the new page's script has run and nothing is left stale or loading."""
+    section, title = PAGES[name]
+    runs, heading = await page.evaluate("[window.__scriptRuns, document.querySelector('h1')?.innerText]")
+    await page.locator('[data-testid="stTopNavSection"]', has_text=section).click(timeout=timeout_ms)
+    await page.locator('[data-testid="stTopNavDropdownLink"]', has_text=title).first.click(timeout=timeout_ms)
+    # a run so short that the app never showed it running leaves only the new heading behind
+    ran = f"(window.__scriptRuns > {runs} || document.querySelector('h1')?.innerText !== {json.dumps(heading)})"
+    path = f"location.pathname.endsWith('/{'' if name == 'overview' else name}')"
+    await page.wait_for_function(f"{ran} && {path} && {IDLE} && {READY}", timeout=timeout_ms)
+
+
+async def walk(browser, url: str, query: str, end: float, timeout_ms: int, figures: LoadFigures, who: int,
+               full_loads: bool) -> None:
+    """One session: open the dashboard once, then go to every page in turn (starting at a different
+    one per session) until ``end``."""
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    await context.add_init_script(f"({WATCH_RUNS})()")
     page = await context.new_page()
-    order = PAGES[who % len(PAGES):] + PAGES[:who % len(PAGES)]
+    names = list(PAGES)
+    order = names[who % len(names):] + names[:who % len(names)]
     for i in range(100_000):  # bounded; the time limit ends it long before
         if time.monotonic() >= end:
             break
         name = order[i % len(order)]
-        target = f"{url}/{'' if name == 'overview' else name}?{query}"
+        first = i == 0 or full_loads
         t0 = time.monotonic()
         try:
-            await page.goto(target, timeout=timeout_ms)
-            await page.wait_for_selector("h1", timeout=timeout_ms)
-            await page.wait_for_function(READY, timeout=timeout_ms)
+            await (open_page(page, url, name, query, timeout_ms) if first else switch_to(page, name, timeout_ms))
             elapsed = time.monotonic() - t0
             bad = page.locator(ERRORS)
             if await bad.count():
                 text = (await bad.first.inner_text())[:200].replace("\n", " ")
                 figures.errors.append(f"{name}: {text}")
-            figures.seconds.append(elapsed)
+            (figures.first_seconds if i == 0 else figures.seconds).append(elapsed)
         except Exception as exc:  # a navigation or wait timeout, or a crashed page
             figures.errors.append(f"{name}: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}")
+            if not first:  # start over from a full load, as a user whose page hangs reloads it
+                try:
+                    await open_page(page, url, name, query, timeout_ms)
+                except Exception:
+                    pass
         figures.loads += 1
     await context.close()
 
 
-async def sessions(url: str, query: str, n: int, seconds: float, timeout_ms: int, figures: LoadFigures) -> None:
+async def protocol_walk(url: str, query: str, end: float, timeout: float, figures: LoadFigures, who: int) -> None:
+    """One session without a browser: speak the front end's websocket protocol (Streamlit's protobuf
+    messages), asking for every page in turn as the top navigation does, until ``end``. A visit ends
+    with the script's ``script_finished``; an exception or error alert among its elements, or a run
+    that does not finish successfully, is an error."""
+    import websockets
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg, ForwardMsg as F
+
+    names = list(PAGES)
+    order = names[who % len(names):] + names[:who % len(names)]
+    hashes: dict[str, str] = {}
+
+    async def visit(ws, name: str) -> list[str]:
+        message = BackMsg()
+        message.rerun_script.query_string = query
+        if name in hashes:
+            message.rerun_script.page_script_hash = hashes[name]
+            message.rerun_script.page_name = name
+        await ws.send(message.SerializeToString())
+        problems = []
+        while True:
+            msg = ForwardMsg()
+            msg.ParseFromString(await ws.recv())
+            kind = msg.WhichOneof("type")
+            if kind == "navigation":
+                hashes.update({p.url_pathname or "overview": p.page_script_hash for p in msg.navigation.app_pages})
+            elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
+                element = msg.delta.new_element
+                if element.WhichOneof("type") == "exception" or (
+                        element.WhichOneof("type") == "alert" and element.alert.format == element.alert.ERROR):
+                    text = element.exception.message if element.HasField("exception") else element.alert.body
+                    problems.append(f"{name}: {text[:200]}")
+            elif kind == "script_finished" and msg.script_finished != F.FINISHED_EARLY_FOR_RERUN:
+                if msg.script_finished != F.FINISHED_SUCCESSFULLY:
+                    problems.append(f"{name}: script finished with status {msg.script_finished}")
+                return problems
+
+    ws_url = url.replace("http://", "ws://") + "/_stcore/stream"
+    ws = None
+    for i in range(100_000):  # bounded; the time limit ends it long before
+        if time.monotonic() >= end:
+            break
+        name = order[i % len(order)]
+        t0 = time.monotonic()
+        try:
+            if ws is None:
+                ws = await asyncio.wait_for(websockets.connect(ws_url, subprotocols=["streamlit"], max_size=None),
+                                            timeout)
+            problems = await asyncio.wait_for(visit(ws, name), timeout)
+            figures.errors.extend(problems)
+            (figures.first_seconds if i == 0 else figures.seconds).append(time.monotonic() - t0)
+        except Exception as exc:  # a timeout or a dropped connection: reconnect, as the front end does
+            figures.errors.append(f"{name}: {type(exc).__name__}: {str(exc)[:160]}")
+            if ws is not None:
+                await ws.close()
+            ws = None
+        figures.loads += 1
+    if ws is not None:
+        await ws.close()
+
+
+async def sessions(url: str, query: str, args: argparse.Namespace, browser_figures: LoadFigures,
+                   protocol_figures: LoadFigures) -> None:
+    """``args.browsers`` Chromium sessions and ``args.sessions - args.browsers`` protocol sessions at once."""
     from playwright.async_api import async_playwright
 
+    timeout = float(args.page_timeout)
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        end = time.monotonic() + seconds
-        await asyncio.gather(*(walk(browser, url, query, end, timeout_ms, figures, i) for i in range(n)))
+        end = time.monotonic() + args.seconds
+        await asyncio.gather(
+            *(walk(browser, url, query, end, timeout * 1000, browser_figures, i, args.full_loads)
+              for i in range(args.browsers)),
+            *(protocol_walk(url, query, end, timeout, protocol_figures, i)
+              for i in range(args.browsers, args.sessions)))
         await browser.close()
 
 
-def study_writer(store: Path, model: Path, data: Path, end: float, figures: LoadFigures, log: Path) -> None:
+def study_writer(store: Path, model: Path, data: Path, end: float, figures: WriterFigures, log: Path) -> None:
     """Run quick PS-role studies with new seeds one after another until ``end`` (the last one is stopped)."""
     with open(log, "w") as out:
         for seed in range(100, 1100):  # bounded; the time limit ends it long before
@@ -181,15 +301,15 @@ def run_load(work: Path, model: Path, data: Path, args: argparse.Namespace) -> N
     server, url = start_server(store.root, work / "streamlit.log")
     import psutil
 
-    figures = LoadFigures()
+    browser_figures, protocol_figures, writer_figures = LoadFigures(), LoadFigures(), WriterFigures()
     before = len(store.ls())
     machine0, wall0 = psutil.cpu_times(), time.monotonic()
     try:
         end = time.monotonic() + args.seconds
-        writer = threading.Thread(target=study_writer, args=(store.root, model, data, end, figures,
+        writer = threading.Thread(target=study_writer, args=(store.root, model, data, end, writer_figures,
                                                              work / "study.log"))
         writer.start()
-        asyncio.run(sessions(url, query, args.sessions, args.seconds, args.page_timeout * 1000, figures))
+        asyncio.run(sessions(url, query, args, browser_figures, protocol_figures))
         writer.join(timeout=120)
         server_cpu = sum(sum(p.cpu_times()[:2]) for p in [psutil.Process(server.pid)]
                          + psutil.Process(server.pid).children(recursive=True))
@@ -197,18 +317,27 @@ def run_load(work: Path, model: Path, data: Path, args: argparse.Namespace) -> N
         stop(server)
     machine1, wall = psutil.cpu_times(), time.monotonic() - wall0
     busy = (sum(machine1) - machine1.idle - sum(machine0) + machine0.idle) / wall
-    times = np.array(figures.seconds) if figures.seconds else np.array([np.nan])
     print(f"\nLoad: {args.sessions} sessions x {args.seconds:.0f} s, {len(PAGES)} pages, URL query {query}")
-    print(f"  page loads             {figures.loads}")
-    print(f"  errors                 {len(figures.errors)}")
-    print(f"  page time p50 / p95    {np.percentile(times, 50):.2f} s / {np.percentile(times, 95):.2f} s"
-          f" (max {np.max(times):.2f} s, over {len(figures.seconds)} finished loads)")
-    print(f"  studies written        {figures.studies} finished ({figures.study_failures} failed), the last one"
-          f" stopped at the end; store entries {before} before, {len(store.ls())} after")
-    print(f"  CPU                    streamlit server {server_cpu / wall:.2f} cores, whole machine {busy:.2f} of"
+    how = "full loads of each page" if args.full_loads else "one full load, then the top navigation"
+    for who, figures, n in ((f"Chromium ({how})", browser_figures, args.browsers),
+                            ("websocket protocol, no browser", protocol_figures, args.sessions - args.browsers)):
+        if not n:
+            continue
+        print(f"  {n} sessions, {who}")
+        print(f"    page visits            {figures.loads}")
+        print(f"    errors                 {len(figures.errors)}")
+        for what, seconds in (("first visit", figures.first_seconds),
+                              ("page load" if args.full_loads and figures is browser_figures else "page switch",
+                               figures.seconds)):
+            times = np.array(seconds) if seconds else np.array([np.nan])
+            print(f"    {what + ' p50 / p95':<22} {np.percentile(times, 50):.2f} s / {np.percentile(times, 95):.2f} s"
+                  f" (max {np.max(times):.2f} s, over {len(seconds)} finished)")
+        for line in sorted(set(figures.errors))[:20]:
+            print(f"      error: {line} (x{figures.errors.count(line)})")
+    print(f"  studies written          {writer_figures.studies} finished ({writer_figures.study_failures} failed), "
+          f"the last one stopped at the end; store entries {before} before, {len(store.ls())} after")
+    print(f"  CPU                      streamlit server {server_cpu / wall:.2f} cores, whole machine {busy:.2f} of"
           f" {psutil.cpu_count()} cores busy (every process, this benchmark's and others'), over {wall:.0f} s")
-    for line in sorted(set(figures.errors))[:20]:
-        print(f"    error: {line} (x{figures.errors.count(line)})")
 
 
 def writers(model: Path, data: Path) -> dict[str, list[str]]:
@@ -380,15 +509,22 @@ def run_faults(work: Path, model: Path, data: Path, args: argparse.Namespace) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--browsers", type=int, default=2,
+                        help="how many of the sessions drive Chromium; the others speak the websocket protocol")
     parser.add_argument("--seconds", type=float, default=300)
     parser.add_argument("--kills", type=int, default=20)
-    parser.add_argument("--page-timeout", type=int, default=60, help="seconds before a page load counts as failed")
+    parser.add_argument("--page-timeout", type=int, default=60, help="seconds before a page visit counts as failed")
+    parser.add_argument("--full-loads", action="store_true",
+                        help="load every page by its address (the whole front end each time) instead of switching "
+                             "pages through the top navigation as a user does")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random kill delays")
     parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--work", type=Path, help="scratch folder (default: a temporary one, removed afterwards)")
     parser.add_argument("--skip-load", action="store_true")
     parser.add_argument("--skip-faults", action="store_true")
     args = parser.parse_args()
+    if not 0 <= args.browsers <= args.sessions:
+        parser.error("--browsers must lie between 0 and --sessions")
     if not 1 <= args.sessions <= 50 or not 0 < args.seconds <= 3600 or not 0 <= args.kills <= 200:
         parser.error("keep --sessions in 1-50, --seconds in (0, 3600], --kills in 0-200")
     work = args.work or Path(tempfile.mkdtemp(prefix="ftgeo-load-"))
