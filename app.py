@@ -29,10 +29,10 @@ PAGES = {
 }
 
 page = st.navigation(PAGES, position="top")
-ui.refresh_listings()
 log = logging.getLogger("dashboard")
 ui.chrome_controls()
-try:  # the sidebar reads the store too; a record it cannot read leaves the pages working
+try:  # the sidebar reads the store too; a store or record it cannot read leaves the pages working
+    ui.refresh_listings()
     st.session_state["_selection"], st.session_state["_sidebar_failed"] = ui.sidebar_selection(), False
 except Exception as exc:
     log.exception("sidebar failed")

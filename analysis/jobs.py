@@ -35,7 +35,7 @@ JOB_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]{6}")
 
 
 class JobError(RuntimeError):
-    """A job cannot be cancelled by this caller or from this host."""
+    """A job's record cannot be read, or the job cannot be cancelled by this caller or from this host."""
 
 
 @dataclass(frozen=True)
@@ -155,8 +155,14 @@ def _env() -> dict[str, str]:
 
 def read(folder: Path) -> Job:
     """The job in ``folder``, its state reconciled with whether its process still lives."""
-    job = json.loads((folder / "job.json").read_text())
+    try:
+        job = json.loads((folder / "job.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise JobError(f"{folder / 'job.json'}: unreadable job record ({exc})") from exc
     status = _read_json(folder / "status.json")
+    problem = _record_problem(job, status)
+    if problem:
+        raise JobError(f"{folder}: unreadable job record ({problem})")
     pid = status.get("pid")
     process = _process(status)
     state = status.get("state", RUNNING)
@@ -167,6 +173,25 @@ def read(folder: Path) -> Job:
     return Job(id=job["id"], name=job["name"], argv=job["argv"], folder=folder, created=job["created"],
                state=state, pid=pid, returncode=status.get("returncode"), ended=status.get("ended"),
                owner=job.get("owner"), process=process)
+
+
+_OPTIONAL_NUMBER = (int, float, type(None))
+_JOB = {"id": str, "name": str, "argv": list, "created": (int, float), "owner": (str, type(None))}
+_STATUS = {"pid": (int, type(None)), "state": str, "returncode": (int, type(None)), "ended": _OPTIONAL_NUMBER}
+
+
+def _record_problem(job: Any, status: Any) -> str | None:
+    """What makes a parsed ``job.json`` / ``status.json`` pair unusable, or ``None``."""
+    if not isinstance(job, dict) or not isinstance(status, dict):
+        return "job.json or status.json is not a JSON object"
+    missing = [k for k in ("id", "name", "argv", "created") if k not in job]
+    if missing:
+        return f"job.json lacks {', '.join(missing)}"
+    wrong = [f"job.json {k}" for k, t in _JOB.items() if k in job and not isinstance(job[k], t)]
+    wrong += [f"status.json {k}" for k, t in _STATUS.items() if k in status and not isinstance(status[k], t)]
+    if wrong:
+        return f"wrong type of value in {', '.join(wrong)}"
+    return None
 
 
 def _process(status: dict[str, Any]) -> ProcessId | None:
@@ -183,7 +208,7 @@ def _starting(job: dict[str, Any], status: dict[str, Any]) -> bool:
 
 
 def list_jobs(store: Store) -> list[Job]:
-    """Every job in the store, newest first; unreadable folders are skipped."""
+    """Every job in the store, newest first; unreadable folders are skipped (see :func:`broken_jobs`)."""
     root = jobs_dir(store)
     if not root.is_dir():
         return []
@@ -191,9 +216,25 @@ def list_jobs(store: Store) -> list[Job]:
     for folder in root.iterdir():
         try:
             out.append(read(folder))
-        except (OSError, ValueError, KeyError):
+        except JobError:
             continue
     return sorted(out, key=lambda j: j.created, reverse=True)
+
+
+def broken_jobs(store: Store) -> list[Path]:
+    """Job folders whose records cannot be read (listed by the dashboard, skipped everywhere else)."""
+    root = jobs_dir(store)
+    if not root.is_dir():
+        return []
+    bad = []
+    for folder in sorted(root.iterdir()):
+        if not (folder / "job.json").exists():  # being created (or not a job's folder)
+            continue
+        try:
+            read(folder)
+        except JobError:
+            bad.append(folder)
+    return bad
 
 
 def get(store: Store, job_id: str) -> Job:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
@@ -261,6 +262,36 @@ def test_figures_collect_into_the_report(dashboard_store, monkeypatch):
     titles = [t.value for t in at.text_input if t.key.startswith("title-")]
     assert len(titles) == 1 and titles[0].endswith("layer 2 · PCA")
     assert at.get("download_button")
+
+
+def test_reruns_serialise_no_figure_and_reread_no_distances(dashboard_store, monkeypatch):
+    import plotly.graph_objects as go
+
+    from analysis import views
+
+    calls = {"to_json": 0, "distance_dynamics": 0}
+    to_json, distance_dynamics = go.Figure.to_json, views.distance_dynamics
+
+    def counting_to_json(fig, *args, **kwargs):
+        calls["to_json"] += 1
+        return to_json(fig, *args, **kwargs)
+
+    def counting_distance_dynamics(*args, **kwargs):
+        calls["distance_dynamics"] += 1
+        return distance_dynamics(*args, **kwargs)
+
+    monkeypatch.setattr(go.Figure, "to_json", counting_to_json)
+    monkeypatch.setattr(views, "distance_dynamics", counting_distance_dynamics)
+    st.cache_data.clear()
+    run = a_run(dashboard_store, task="ps-role")
+    at = open_app(dashboard_store.root, monkeypatch, "distances", task="ps-role", run=run, split="train", layer="2")
+    assert_clean(at)
+    assert calls == {"to_json": 0, "distance_dynamics": 1}
+    at.radio(key="group").set_value("most").run()
+    at.run()
+    assert calls == {"to_json": 0, "distance_dynamics": 1}, "reruns read the cached distances, serialise nothing"
+    button(at, "Add to report").click().run()
+    assert calls["to_json"] == 1
 
 
 def test_empty_store_welcomes_and_offers_a_first_study(tmp_path, monkeypatch):
@@ -584,11 +615,14 @@ def test_a_corrupt_or_foreign_record_is_listed_and_breaks_no_other_page(dashboar
     record.write_text(json.dumps({k: v for k, v in json.loads(record.read_text()).items() if k != "task"}))
     trec = catalog.find_embed(store, pos.summary["model"], "trec-6", "test")
     (trec.path / "labels.npy").write_bytes(b"")  # a zero-byte array
+    job = root / "work" / "jobs" / "20261206-120000-abcdef"  # a job record that is JSON but not an object
+    job.mkdir(parents=True)
+    (job / "job.json").write_text("[1]")
     assert list_runs(store)["optimizer"].tolist() == ["adamw", "adamw"]  # the trec-6 and the ps-role run
     at = open_app(root, monkeypatch)
     assert_clean(at)
     warnings = " ".join(w.value for w in at.warning)
-    assert str(pos.path) in warnings and str(record) in warnings
+    assert str(pos.path) in warnings and str(record) in warnings and str(job) in warnings
     for page in PAGES:
         for params in ({}, {"task": "trec-6", "run": a_run(store), "split": "test"}):
             at = open_app(root, monkeypatch, page, **params)

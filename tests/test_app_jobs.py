@@ -167,3 +167,24 @@ def test_concurrent_jobs_are_capped_with_a_clear_error(store, monkeypatch):
     monkeypatch.setenv("FTGEO_MAX_JOBS", "none")
     with pytest.raises(jobs.JobError, match="FTGEO_MAX_JOBS must be a whole number"):
         jobs.start(store, ["store", "ls"], "misconfigured")
+
+
+@pytest.mark.parametrize("job_json, status_json, problem", [
+    ("{", None, "unreadable job record"),
+    ("[1]", None, "not a JSON object"),
+    ('{"id": "x", "name": "n", "argv": []}', None, "lacks created"),
+    ('{"id": "x", "name": "n", "argv": [], "created": "today"}', None, "job.json created"),
+    ('{"id": "x", "name": "n", "argv": [], "created": 1.0}', "[1]", "not a JSON object"),
+    ('{"id": "x", "name": "n", "argv": [], "created": 1.0}', '{"pid": "12", "state": "running"}', "status.json pid"),
+])
+def test_a_damaged_job_record_is_listed_as_unreadable_and_skipped(store, job_json, status_json, problem):
+    good = jobs.launch(store, [sys.executable, "-c", "pass"], "fine")
+    bad = jobs.jobs_dir(store) / "20261206-120000-abcdef"
+    bad.mkdir()
+    (bad / "job.json").write_text(job_json)
+    if status_json is not None:
+        (bad / "status.json").write_text(status_json)
+    with pytest.raises(jobs.JobError, match=problem):
+        jobs.read(bad)
+    assert [j.id for j in jobs.list_jobs(store)] == [good.id]
+    assert jobs.broken_jobs(store) == [bad]

@@ -506,6 +506,11 @@ def test_fine_tuning_on_cuda_trains_snapshots_resumes_and_has_its_own_run_key(tm
     (lambda r: r | {"options": {"lr": 1e-3}}, "training options are incomplete"),
     (lambda r: r | {"snapshots": [{"step": 0}]}, "snapshot list is malformed"),
     (lambda r: r | {"snapshots": [s | {"entry": "../../etc"} for s in r["snapshots"]]}, "snapshot list is malformed"),
+    (lambda r: r | {"seed": "1"}, "wrong type of value in seed"),
+    (lambda r: r | {"status": "running", "process": "x"}, "wrong type of value in process"),
+    (lambda r: r | {"status": "running", "process": {"pid": "1", "host": "h", "started": 0}}, "process is malformed"),
+    (lambda r: r | {"final": []}, "wrong type of value in final"),
+    (lambda r: r | {"final": {"test_accuracy": "high"}}, "final metrics are malformed"),
 ])
 def test_a_damaged_run_record_is_unreadable_and_skipped(dashboard_store, tmp_path, damage, problem):
     import shutil

@@ -127,3 +127,23 @@ def test_caps_have_defaults(monkeypatch):
         monkeypatch.delenv(env, raising=False)
     assert limits.max_seeds() == 1000 and limits.max_download_bytes() == 512 * MB
     assert limits.max_workers() >= 4
+
+
+def test_a_fine_tuning_run_whose_snapshots_do_not_fit_is_refused_before_training(store, tiny_bert, monkeypatch):
+    from analysis.finetune import SnapshotOptions, TrainOptions, finetune, list_runs
+
+    options = dict(store=store, seed=1, device="cpu", snapshots=SnapshotOptions(every=2),
+                   options=TrainOptions(steps=4, train_size=64, batch_size=16, lr=1e-3))
+    # 3 snapshots (updates 0, 2, 4) of 64 train and all test questions, 3 layers × 32 wide; plus the
+    # weights and Adam's two moments, for the checkpoint
+    n = 64 + load_task("trec-6", "test").n_targets
+    snapshots = 3 * representation_bytes(n, 3, 32, 4)
+    fake_free(monkeypatch, 1024 * MB + snapshots)  # room for the snapshots alone
+    with pytest.raises(LimitError, match=r"fine-tuning run run-[0-9a-f]{24} \(3 snapshots to store\) would store "
+                                         r"about \d+ MB, but"):
+        finetune("trec-6", str(tiny_bert), **options)
+    assert not store.entries.exists() or not any(store.entries.iterdir())
+    assert list_runs(store).empty or (list_runs(store)["step"] == 0).all()
+    fake_free(monkeypatch, 1 << 50)
+    assert finetune("trec-6", str(tiny_bert), **options)["status"] == "done"
+    assert len(store.ls()) == 6

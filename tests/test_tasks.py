@@ -354,6 +354,28 @@ def test_fetch_verifies_and_writes_atomically(shared_data, tmp_path):
     assert list((tmp_path / "dl2").iterdir()) == []
 
 
+def test_fetch_removes_what_killed_downloads_of_this_host_left(shared_data, tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    from analysis.processes import ProcessId
+
+    source = shared_data / "trec/TREC_10.label"
+    data = source.read_bytes()
+    folder = tmp_path / "dl"
+    folder.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    started, host = ProcessId.current().started, socket.gethostname()
+    killed = folder / f".TREC_10.label.part.{dead.pid}.{started}.0123abcd@{host}"
+    elsewhere = folder / f".TREC_10.label.part.{dead.pid}.{started}.0123abcd@another-host"
+    for leftover in (killed, elsewhere):
+        leftover.write_bytes(data[:100])
+    fetch(Remote(source.as_uri(), hashlib.sha256(data).hexdigest(), len(data)), folder / "TREC_10.label")
+    assert sorted(p.name for p in folder.iterdir()) == sorted([elsewhere.name, "TREC_10.label"])
+
+
 def test_missing_file_is_downloaded_into_the_store(shared_data, tmp_path, monkeypatch):
     source = shared_data / "trec/TREC_10.label"
     data = source.read_bytes()

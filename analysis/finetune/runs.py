@@ -41,9 +41,15 @@ from .options import TrainOptions
 
 RECORD = "run.json"
 OPTION_COLUMNS = list(TrainOptions().as_dict())
-REQUIRED = ("run", "group", "task", "model", "seed", "status", "step", "total_steps", "majority_baseline",
-            "snapshots", "metrics", "train_seconds", "snapshot_seconds", "created", "updated", "options")
-"""What every run record holds (the readers below rely on each)."""
+_NUMBER = (int, float)
+REQUIRED: dict[str, type | tuple[type, ...]] = {
+    "run": str, "group": str, "task": str, "model": str, "seed": int, "status": str, "step": int,
+    "total_steps": int, "majority_baseline": (*_NUMBER, type(None)), "snapshots": list, "metrics": list,
+    "train_seconds": _NUMBER, "snapshot_seconds": _NUMBER, "created": str, "updated": str, "options": dict}
+"""What every run record holds, with its type (the readers below rely on each)."""
+OPTIONAL: dict[str, type | tuple[type, ...]] = {"final": (dict, type(None)), "process": (dict, type(None)),
+                                                "device": str}
+"""Fields a record may lack, and their type when present."""
 
 
 def record_path(store: Store, run: str) -> Path:
@@ -72,13 +78,25 @@ def _record_problem(record: Any, run: str) -> str | None:
     missing = [k for k in REQUIRED if k not in record]
     if missing:
         return f"lacks {', '.join(missing)}"
+    wrong = [k for k, t in (*REQUIRED.items(), *OPTIONAL.items())
+             if k in record and (not isinstance(record[k], t) or isinstance(record[k], bool) and t is not bool)]
+    if wrong:
+        return f"holds the wrong type of value in {', '.join(wrong)}"
+    process = record.get("process")
+    if process and not (isinstance(process.get("pid"), int) and isinstance(process.get("host"), str)
+                        and isinstance(process.get("started"), _NUMBER)):
+        return "its process is malformed"
+    final = record.get("final")
+    if final and not isinstance(final.get("test_accuracy", 0.0), (*_NUMBER, type(None))):
+        return "its final metrics are malformed"
     if record["run"] != run:
         return f"names another run ({record['run']!r})"
     if not isinstance(record["options"], dict) or any(k not in record["options"] for k in OPTION_COLUMNS):
         return "its training options are incomplete"
     if not isinstance(record["snapshots"], list) or not all(
             isinstance(s, dict) and {"step", "epoch", "task", "split", "entry"} <= s.keys()
-            and isinstance(s["entry"], str) and KEY.fullmatch(s["entry"]) for s in record["snapshots"]):
+            and isinstance(s["step"], int) and isinstance(s["entry"], str) and KEY.fullmatch(s["entry"])
+            for s in record["snapshots"]):
         return "its snapshot list is malformed"
     if not isinstance(record["metrics"], list):
         return "its metrics are not a list"

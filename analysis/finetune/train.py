@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from ..embed import EMBED_VERSION
+from ..limits import ensure_space, representation_bytes
 from ..models import ModelRef, load_model, resolve_device, resolve_model
 from ..store import Store, make_key, sha256_file
 from ..tasks import load_task, task_files, task_splits
@@ -273,6 +274,23 @@ class _Training:
     def targets_at(self, step: int) -> list[Target]:
         return targets_at(step, self.total, self.own_targets, self.probe_targets, self.snap.probe_steps)
 
+    def ensure_room(self, missing: list[int]) -> None:
+        """Refuse the run before it trains when what it has still to store (its missing snapshots, a
+        checkpoint, the kept weights) exceeds the per-run cap or the free disk (:func:`ensure_space`)."""
+        config = self.model.encoder.config
+        layers, hidden = int(config.num_hidden_layers) + 1, int(config.hidden_size)
+        itemsize = np.dtype(self.snap.dtype).itemsize
+        needed = 0
+        for step in missing:
+            for target in self.targets_at(step):
+                if not self.store.has(entry_key(target, self.key, step, self.original(step))):
+                    data = target.load(self.store, self.data_dir)
+                    width = hidden * (2 if data.kind == "pair" else 1)
+                    needed += representation_bytes(data.n_targets, layers, width, itemsize)
+        weights = sum(p.numel() * p.element_size() for p in self.model.parameters())
+        needed += 3 * weights + (len(missing) * weights if self.snap.keep_weights else 0)  # weights + Adam's two
+        ensure_space(self.store.root, needed, f"fine-tuning run {self.key} ({len(missing)} snapshots to store)")
+
     def missing_steps(self) -> list[int]:
         return [s for s in self.snap_steps
                 if any(not self.store.has(entry_key(t, self.key, s, self.original(s))) for t in self.targets_at(s))]
@@ -284,6 +302,7 @@ class _Training:
             self.record = record or self.new_record()
             done = self.record["status"] == "done"
             missing = self.missing_steps()
+            self.ensure_room(missing)
             self.collect([s for s in self.snap_steps if s not in missing])  # stored after the record was saved
             self.stop = max(missing, default=0) if done else self.total
             start, redo = 0, []

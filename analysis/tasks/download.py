@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.request import urlopen
 
 from ..limits import MAX_DOWNLOAD_ENV, LimitError, ensure_space, max_download_bytes
+from ..store import writer_of, writing_name
 from .base import DataError
 
 TIMEOUT_S = 60
@@ -83,7 +83,12 @@ def fetch(remote: Remote, dest: Path) -> Path:
         raise LimitError(f"{remote.url} is {remote.size} bytes, more than the download cap of {limit} bytes "
                          f"(set ${MAX_DOWNLOAD_ENV} to raise it)")
     ensure_space(dest.parent, remote.size, f"downloading {remote.url}")
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
+    if dest.parent.is_dir():  # what downloads of this file killed on this host left behind
+        for leftover in dest.parent.glob(f".{dest.name}.part.*"):
+            writer = writer_of(leftover.name)
+            if writer is not None and writer.alive() is False:
+                leftover.unlink(missing_ok=True)
+    tmp = dest.with_name(writing_name(f".{dest.name}.part"))
     digest, size = hashlib.sha256(), 0
     try:
         try:
