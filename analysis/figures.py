@@ -10,18 +10,22 @@ from typing import Literal, Sequence
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from .colors import STATE_COLORS, nth_color
 
 FONT = "Inter, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif"
 HOVER = "<b>%{customdata[0]}</b> · %{customdata[1]}<br>%{customdata[2]}<extra></extra>"
+pio.templates.default = "plotly_white"
+"""Every figure starts white: a new figure takes the default template once, where setting it on each
+figure copied and validated the whole template again (half of :func:`style`'s time)."""
 
 
 def style(fig: go.Figure, presentation: bool = False, height: int | None = None) -> go.Figure:
     """A clean white look; larger type and lines in presentation mode."""
     size = 20 if presentation else 13
     fig.update_layout(
-        template="plotly_white", font={"family": FONT, "size": size},
+        font={"family": FONT, "size": size},
         title={"font": {"size": size + 4}, "x": 0, "xanchor": "left"},
         legend={"font": {"size": size - 1}}, hoverlabel={"font": {"size": size}},
         margin={"l": 10, "r": 10, "t": 60 if fig.layout.title.text else 20, "b": 10},
@@ -88,18 +92,17 @@ def embedding_figure(points: pd.DataFrame, colors: dict[str, str], color_by: str
     three_d = "z" in points
     fig = go.Figure()
     size = _marker_size(len(points))
-    groups = points.groupby(color_by, sort=False) if color_by in points else [("all", points)]
+    custom = points[["word", "label", "context"]].to_numpy(dtype=object)  # once, not per trace
+    coords = {axis: points[axis].to_numpy() for axis in ("x", "y", "z") if axis in points}
+    codes, names = pd.factorize(points[color_by]) if color_by in points else (np.zeros(len(points), int), ["all"])
     order = {name: i for i, name in enumerate(colors)}
-    for name, part in sorted(groups, key=lambda g: (order.get(g[0], len(order)), str(g[0]))):
+    for code, name in sorted(enumerate(names), key=lambda g: (order.get(g[1], len(order)), str(g[1]))):
+        rows = np.flatnonzero(codes == code)
         color = colors.get(name) or nth_color(int(name) if str(name).isdigit() else len(order))
-        custom = part[["word", "label", "context"]].to_numpy()
         marker = {"size": size if not three_d else max(2, size - 2), "color": color, "opacity": 0.75}
-        common = {"name": str(name), "mode": "markers", "marker": marker, "customdata": custom,
-                  "hovertemplate": HOVER}
-        if three_d:
-            fig.add_trace(go.Scatter3d(x=part["x"], y=part["y"], z=part["z"], **common))
-        else:
-            fig.add_trace(go.Scattergl(x=part["x"], y=part["y"], **common))
+        common = {"name": str(name), "mode": "markers", "marker": marker, "customdata": custom[rows],
+                  "hovertemplate": HOVER, **{axis: values[rows] for axis, values in coords.items()}}
+        fig.add_trace(go.Scatter3d(**common) if three_d else go.Scattergl(**common))
     fig.update_layout(title=title, legend={"itemsizing": "constant", "title": color_by})
     if not three_d:
         fig.update_xaxes(title="component 1", zeroline=False)

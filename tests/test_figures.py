@@ -79,6 +79,16 @@ def test_embedding_figure_draws_every_point_with_webgl_and_label_colours():
     assert sum(len(t.x) for t in fig.data) == 50_000
     assert fig.data[0].marker.color == colors["VERB"]
     assert "customdata[2]" in fig.data[0].hovertemplate
+    noun = df.assign(word=[f"w{i}" for i in range(len(df))])[df["label"] == "NOUN"]
+    fig = figures.embedding_figure(noun.assign(label="NOUN"), colors)
+    assert np.array_equal(fig.data[0].x, noun["x"]) and np.array_equal(fig.data[0].y, noun["y"])
+    assert fig.data[0].customdata[:, 0].tolist() == noun["word"].tolist(), "each point hovers its own word"
+
+
+def test_figures_are_white():
+    import plotly.graph_objects as go
+
+    assert figures.style(go.Figure()).layout.template.layout.plot_bgcolor == "white"
 
 
 def test_embedding_figure_in_3d_uses_scatter3d():
