@@ -235,8 +235,9 @@ def sidebar_selection() -> Selection | None:
         st.markdown("##### Study")
         tuned = finished_runs(root)
         models = sorted(table["model"].unique())
+        tuned_models = set(tuned["model"])
         model = synced(st.selectbox, "Model", "model", models, format_func=short_name,
-                       default=next((m for m in models if m in set(tuned["model"])), None),
+                       default=next((m for m in models if m in tuned_models), None),
                        help="Models with stored representations (a local folder shows as its last part).")
         tasks = table[table["model"] == model]
         task_names = sorted(tasks["task"].unique())

@@ -13,7 +13,8 @@ root = str(ui.store().root)
 paths = ui.centroid_paths(root, sel.run, sel.task, sel.split, sel.steps, sel.layer)
 points = paths.points
 steps = [int(s) for s in sel.steps["step"]]
-present = [x for x in sel.label_names if x in set(points.dropna(subset=["pc1"])["label"])]
+drawn = set(points.dropna(subset=["pc1"])["label"])
+present = [x for x in sel.label_names if x in drawn]
 left, right = st.columns([2, 1])
 with left:
     if "labels" not in st.session_state:
