@@ -91,15 +91,13 @@ def _record_problem(record: Any, run: str) -> str | None:
         return "its final metrics are malformed"
     if record["run"] != run:
         return f"names another run ({record['run']!r})"
-    if not isinstance(record["options"], dict) or any(k not in record["options"] for k in OPTION_COLUMNS):
+    if any(k not in record["options"] for k in OPTION_COLUMNS):
         return "its training options are incomplete"
-    if not isinstance(record["snapshots"], list) or not all(
+    if not all(
             isinstance(s, dict) and {"step", "epoch", "task", "split", "entry"} <= s.keys()
             and isinstance(s["step"], int) and isinstance(s["entry"], str) and KEY.fullmatch(s["entry"])
             for s in record["snapshots"]):
         return "its snapshot list is malformed"
-    if not isinstance(record["metrics"], list):
-        return "its metrics are not a list"
     return None
 
 
