@@ -84,3 +84,19 @@ def test_shift_pca_recovers_the_length_and_geometry_of_planar_shifts():
     np.testing.assert_allclose(points["shift_norm"], np.linalg.norm(shifts, axis=1), atol=1e-9)
     np.testing.assert_allclose(pdist(points[["pc1", "pc2"]].to_numpy()), pdist(shifts), atol=1e-9)
     assert result.explained_variance_ratio.sum() == pytest.approx(1)
+
+
+def test_wide_trajectories_are_the_exact_pca_every_time():
+    """Tables as wide as DEP's (37 labels × 16 snapshots of 768-wide pairs) get the exact SVD, not a
+    randomised one that varies from run to run in the last digits."""
+    rng = np.random.default_rng(0)
+    names = [f"L{k}" for k in range(37)]
+    y = np.repeat(np.arange(37), 3)
+    snapshots = [(step, rng.normal(size=(len(y), 768)) + rng.normal(size=(37, 768))[y], y) for step in range(16)]
+    first, again = (centroid_trajectories(snapshots, names) for _ in range(2))
+    assert first.points[["pc1", "pc2"]].to_numpy().tobytes() == again.points[["pc1", "pc2"]].to_numpy().tobytes()
+    centroids = np.concatenate([label_centroids(X, labels, 37) for _, X, labels in snapshots])
+    centred = centroids - centroids.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    exact = np.abs(centred @ vt[:2].T)  # the sign of a component is a convention
+    np.testing.assert_allclose(np.abs(first.points[["pc1", "pc2"]].to_numpy()), exact, rtol=0, atol=1e-10)

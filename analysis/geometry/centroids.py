@@ -31,11 +31,13 @@ def label_centroids(X: np.ndarray, y: np.ndarray, n_labels: int) -> np.ndarray:
 
 
 def _fit_pca(points: np.ndarray) -> PCA:
-    """A two-component PCA on the finite rows of ``points``."""
+    """A two-component PCA on the finite rows of ``points``, by an exact SVD: scikit-learn's default
+    picks a randomised solver for wider tables (e.g. DEP's 768-wide pairs), whose result varies from
+    run to run in the last digits."""
     finite = points[np.isfinite(points).all(axis=1)]
     if finite.shape[0] < 2:
         raise ValueError("need at least two defined centroids to fit a PCA")
-    return PCA(n_components=min(2, *finite.shape)).fit(finite)
+    return PCA(n_components=min(2, *finite.shape), svd_solver="full").fit(finite)
 
 
 def _project(pca: PCA, points: np.ndarray) -> np.ndarray:

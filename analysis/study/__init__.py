@@ -23,7 +23,7 @@ from .tables import TABLES, study_tables
 __all__ = ["PRESETS", "TABLES", "ClusterError", "ProbeConfig", "Step", "StepFailed", "StudyProgress", "StudySpec",
            "list_studies", "preset_specs", "run_studies", "run_study", "study_table"]
 
-STUDY_VERSION = "study-1"
+STUDY_VERSION = "study-2"
 
 
 def run_study(spec: StudySpec, store: Store | None = None, **kwargs) -> Entry:
