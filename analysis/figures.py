@@ -16,16 +16,18 @@ from .colors import STATE_COLORS, nth_color
 
 FONT = "Inter, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif"
 HOVER = "<b>%{customdata[0]}</b> · %{customdata[1]}<br>%{customdata[2]}<extra></extra>"
-pio.templates.default = "plotly_white"
-"""Every figure starts white: a new figure takes the default template once, where setting it on each
-figure copied and validated the whole template again (half of :func:`style`'s time)."""
+WHITE = "plotly_white"
+pio.templates.default = WHITE
+"""Figures start white: a new figure takes the default template once, where setting it on each
+figure copies and validates the whole template again (half of :func:`style`'s time). Importing
+Streamlit's chart module sets its own default, so :func:`style` checks."""
 
 
 def style(fig: go.Figure, presentation: bool = False, height: int | None = None) -> go.Figure:
     """A clean white look; larger type and lines in presentation mode."""
     size = 20 if presentation else 13
     fig.update_layout(
-        font={"family": FONT, "size": size},
+        **({} if pio.templates.default == WHITE else {"template": WHITE}), font={"family": FONT, "size": size},
         title={"font": {"size": size + 4}, "x": 0, "xanchor": "left"},
         legend={"font": {"size": size - 1}}, hoverlabel={"font": {"size": size}},
         margin={"l": 10, "r": 10, "t": 60 if fig.layout.title.text else 20, "b": 10},

@@ -196,7 +196,7 @@ async def protocol_walk(url: str, query: str, end: float, timeout: float, figure
     that does not finish successfully, is an error."""
     import websockets
     from streamlit.proto.BackMsg_pb2 import BackMsg
-    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg, ForwardMsg as F
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
     names = list(PAGES)
     order = names[who % len(names):] + names[:who % len(names)]
@@ -222,23 +222,28 @@ async def protocol_walk(url: str, query: str, end: float, timeout: float, figure
                         element.WhichOneof("type") == "alert" and element.alert.format == element.alert.ERROR):
                     text = element.exception.message if element.HasField("exception") else element.alert.body
                     problems.append(f"{name}: {text[:200]}")
-            elif kind == "script_finished" and msg.script_finished != F.FINISHED_EARLY_FOR_RERUN:
-                if msg.script_finished != F.FINISHED_SUCCESSFULLY:
+            elif kind == "script_finished" and msg.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                if msg.script_finished != ForwardMsg.FINISHED_SUCCESSFULLY:
                     problems.append(f"{name}: script finished with status {msg.script_finished}")
                 return problems
 
     ws_url = url.replace("http://", "ws://") + "/_stcore/stream"
     ws = None
+
+    async def connect_and_visit(name: str) -> list[str]:
+        nonlocal ws
+        if ws is None:
+            ws = await websockets.connect(ws_url, subprotocols=["streamlit"], max_size=None)
+        return await visit(ws, name)
+
     for i in range(100_000):  # bounded; the time limit ends it long before
         if time.monotonic() >= end:
             break
-        name = order[i % len(order)]
+        # the first visit opens the address, which shows Overview (the page names are learnt from it)
+        name = order[i % len(order)] if hashes else "overview"
         t0 = time.monotonic()
         try:
-            if ws is None:
-                ws = await asyncio.wait_for(websockets.connect(ws_url, subprotocols=["streamlit"], max_size=None),
-                                            timeout)
-            problems = await asyncio.wait_for(visit(ws, name), timeout)
+            problems = await asyncio.wait_for(connect_and_visit(name), timeout)
             figures.errors.extend(problems)
             (figures.first_seconds if i == 0 else figures.seconds).append(time.monotonic() - t0)
         except Exception as exc:  # a timeout or a dropped connection: reconnect, as the front end does

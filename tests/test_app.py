@@ -264,7 +264,8 @@ def test_figures_collect_into_the_report(dashboard_store, monkeypatch):
     assert at.get("download_button")
 
 
-def test_reruns_serialise_no_figure_and_reread_no_distances(dashboard_store, monkeypatch):
+def test_a_figure_is_serialised_for_the_report_only_when_added_and_distances_are_read_once(dashboard_store,
+                                                                                           monkeypatch):
     import plotly.graph_objects as go
 
     from analysis import views
@@ -289,7 +290,7 @@ def test_reruns_serialise_no_figure_and_reread_no_distances(dashboard_store, mon
     assert calls == {"to_json": 0, "distance_dynamics": 1}
     at.radio(key="group").set_value("most").run()
     at.run()
-    assert calls == {"to_json": 0, "distance_dynamics": 1}, "reruns read the cached distances, serialise nothing"
+    assert calls == {"to_json": 0, "distance_dynamics": 1}, "reruns read the cached distances, add nothing"
     button(at, "Add to report").click().run()
     assert calls["to_json"] == 1
 

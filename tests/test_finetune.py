@@ -511,6 +511,8 @@ def test_fine_tuning_on_cuda_trains_snapshots_resumes_and_has_its_own_run_key(tm
     (lambda r: r | {"status": "running", "process": {"pid": "1", "host": "h", "started": 0}}, "process is malformed"),
     (lambda r: r | {"final": []}, "wrong type of value in final"),
     (lambda r: r | {"final": {"test_accuracy": "high"}}, "final metrics are malformed"),
+    (lambda r: r | {"final": {"test_accuracy": None}}, "final metrics are malformed"),
+    (lambda r: r | {"metrics": [1]}, "its metrics are malformed"),
 ])
 def test_a_damaged_run_record_is_unreadable_and_skipped(dashboard_store, tmp_path, damage, problem):
     import shutil
@@ -562,7 +564,7 @@ def test_half_written_checkpoints_of_dead_writers_on_this_host_are_removed(tmp_p
     pending.mkdir()
     (pending / f"step-000008.safetensors.tmp.{dead.pid}.{dead.started}.0123abcd@{host}").write_bytes(b"x")
     (pending / "step-000004.safetensors").write_bytes(b"x")
-    (tmp_path / f"record.json.{dead.pid}.{dead.started}.0123abcd@{host}").write_text("{}")  # a run record's
+    (tmp_path / f"run.json.{dead.pid}.{dead.started}.0123abcd@{host}").write_text("{}")  # a half-written record
     assert clean_checkpoint_leftovers(tmp_path) == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*(v for k, v in names.items() if k != "dead"),
                                                                  "pending"])

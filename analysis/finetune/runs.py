@@ -87,8 +87,10 @@ def _record_problem(record: Any, run: str) -> str | None:
                         and isinstance(process.get("started"), _NUMBER)):
         return "its process is malformed"
     final = record.get("final")
-    if final and not isinstance(final.get("test_accuracy", 0.0), (*_NUMBER, type(None))):
+    if final and not (isinstance(final.get("test_accuracy"), _NUMBER) and not isinstance(final["test_accuracy"], bool)):
         return "its final metrics are malformed"
+    if not all(isinstance(m, dict) and isinstance(m.get("step"), int) for m in record["metrics"]):
+        return "its metrics are malformed"
     if record["run"] != run:
         return f"names another run ({record['run']!r})"
     if any(k not in record["options"] for k in OPTION_COLUMNS):

@@ -288,7 +288,10 @@ class _Training:
                     width = hidden * (2 if data.kind == "pair" else 1)
                     needed += representation_bytes(data.n_targets, layers, width, itemsize)
         weights = sum(p.numel() * p.element_size() for p in self.model.parameters())
-        needed += 3 * weights + (len(missing) * weights if self.snap.keep_weights else 0)  # weights + Adam's two
+        encoder = sum(p.numel() * p.element_size() for p in self.model.encoder.parameters())
+        needed += (6 * weights  # two checkpoints at once (a new one is written before the old goes), Adam's two moments each
+                   + self.n_workers * encoder  # encoder weights waiting for the snapshot workers
+                   + (len(missing) * encoder if self.snap.keep_weights else 0))
         ensure_space(self.store.root, needed, f"fine-tuning run {self.key} ({len(missing)} snapshots to store)")
 
     def missing_steps(self) -> list[int]:
