@@ -432,6 +432,13 @@ def cancel_job(job_id: str) -> None:
         st.toast(f"Not cancelled: {exc}", icon=":material/block:")
 
 
+def unreadable_jobs_warning() -> None:
+    """A warning per job folder whose records cannot be read (they are skipped everywhere else)."""
+    for folder in jobs.broken_jobs(store()):
+        st.warning(f"Unreadable job record `{folder}`: it is corrupt or not this project's and is ignored.",
+                   icon=":material/warning:")
+
+
 def read_only_note() -> None:
     st.caption(":material/visibility: Viewer mode: an operator can compute this (from **Runs** or this page).")
 

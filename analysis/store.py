@@ -388,10 +388,11 @@ class Store:
             return 0
         removed = 0
         for path in self.tmp.iterdir():
-            writer = writer_of(path.name)
-            if path.name.startswith(DELETED) or (writer is not None and writer.alive() is False):
-                shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+            if path.name.startswith(DELETED):
+                shutil.rmtree(path, ignore_errors=True)
                 removed += 1
+            else:
+                removed += remove_if_writer_dead(path)
         return removed
 
     def work_dir(self, name: str) -> Path:
@@ -436,6 +437,16 @@ def writer_of(name: str) -> ProcessId | None:
         return None
     host = socket.gethostname() if match["host"] == _safe_host(socket.gethostname()) else match["host"]
     return ProcessId(int(match["pid"]), host, int(match["started"]))
+
+
+def remove_if_writer_dead(path: Path) -> bool:
+    """Remove ``path`` (a file or folder named by :func:`writing_name`) if its writer ran on this host
+    and no longer runs; whether it was removed.  Another host's, or a name that does not say, stays."""
+    writer = writer_of(path.name)
+    if writer is None or writer.alive() is not False:
+        return False
+    shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+    return True
 
 
 def process_alive(pid: int) -> bool:

@@ -4,7 +4,7 @@ import streamlit as st
 import ui
 from analysis.config import dashboard_model
 from analysis.finetune import broken_records
-from analysis.jobs import broken_jobs, list_jobs
+from analysis.jobs import list_jobs
 
 ui.ensure_app()
 
@@ -98,6 +98,4 @@ for path in store.broken():
 for path in broken_records(store):
     st.warning(f"Unreadable fine-tuning run record `{path}`: it is corrupt or incomplete and is ignored.",
                icon=":material/warning:")
-for path in broken_jobs(store):
-    st.warning(f"Unreadable job record `{path}`: it is corrupt or not this project's and is ignored.",
-               icon=":material/warning:")
+ui.unreadable_jobs_warning()

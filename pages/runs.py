@@ -148,8 +148,6 @@ def job_list(polling: bool) -> None:
 
 
 st.subheader("Jobs")
-for folder in jobs.broken_jobs(store):
-    st.warning(f"Unreadable job record `{folder}`: it is corrupt or not this project's and is ignored.",
-               icon=":material/warning:")
+ui.unreadable_jobs_warning()
 active = any(j.active for j in jobs.list_jobs(store))
 st.fragment(job_list, run_every=2 if active else None)(active)

@@ -23,7 +23,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ..store import writer_of, writing_name
+from ..store import remove_if_writer_dead, writer_of, writing_name
 
 MODEL = "model.safetensors"
 OPTIMIZER = "optimizer.safetensors"
@@ -51,14 +51,8 @@ def clean_checkpoint_leftovers(work: Path) -> int:
     many.  Another host's are left alone (whether they still run cannot be told from here)."""
     if not work.is_dir():
         return 0
-    removed = 0
     folders = [work, *(p for p in work.iterdir() if p.is_dir() and writer_of(p.name) is None)]
-    for path in (p for folder in folders for p in folder.iterdir()):
-        writer = writer_of(path.name)
-        if writer is not None and writer.alive() is False:
-            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
-            removed += 1
-    return removed
+    return sum(remove_if_writer_dead(path) for folder in folders for path in list(folder.iterdir()))
 
 
 def save_checkpoint(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer,

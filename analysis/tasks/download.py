@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.request import urlopen
 
 from ..limits import MAX_DOWNLOAD_ENV, LimitError, ensure_space, max_download_bytes
-from ..store import writer_of, writing_name
+from ..store import remove_if_writer_dead, writing_name
 from .base import DataError
 
 TIMEOUT_S = 60
@@ -85,9 +85,7 @@ def fetch(remote: Remote, dest: Path) -> Path:
     ensure_space(dest.parent, remote.size, f"downloading {remote.url}")
     if dest.parent.is_dir():  # what downloads of this file killed on this host left behind
         for leftover in dest.parent.glob(f".{dest.name}.part.*"):
-            writer = writer_of(leftover.name)
-            if writer is not None and writer.alive() is False:
-                leftover.unlink(missing_ok=True)
+            remove_if_writer_dead(leftover)
     tmp = dest.with_name(writing_name(f".{dest.name}.part"))
     digest, size = hashlib.sha256(), 0
     try:
