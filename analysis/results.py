@@ -5,6 +5,7 @@ one-click computations all go through these functions, so the same result is sto
 """
 from __future__ import annotations
 
+import hashlib
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Callable, Iterator
@@ -15,7 +16,7 @@ from .directprobe import VERSION as DIRECTPROBE_VERSION
 from .directprobe import DirectProbeResult, directprobe
 from .embed import representation
 from .probes import mlp_probe
-from .store import Entry, Store, make_key
+from .store import Entry, Store, StoreError, make_key
 
 PROBE_VERSION = "probe-2"
 PROBE_DEFAULTS: dict[str, Any] = {"hidden_sizes": [32, 64, 128, 256], "seeds": [0, 1, 2, 3, 4], "max_epochs": 100}
@@ -63,9 +64,29 @@ def load_directprobe(store: Store, entry: str, layer: int) -> DirectProbeResult 
     return result
 
 
+def input_digest(X: np.ndarray, y: np.ndarray, n_labels: int) -> str:
+    """A hash of everything a DirectProbe run reads: the points (their stored bytes, dtype and shape),
+    the labels and the number of labels."""
+    h = hashlib.blake2b(digest_size=16)
+    X, y = np.ascontiguousarray(X), np.ascontiguousarray(y, dtype=np.int64)
+    h.update(f"{X.dtype.str}{X.shape}{n_labels}".encode())
+    h.update(memoryview(X).cast("B"))
+    h.update(memoryview(y).cast("B"))
+    return h.hexdigest()
+
+
+def _input_key(digest: str) -> str:
+    """Key of the small entry naming the stored result for one input digest."""
+    return make_key("dpinput", {"digest": digest, "version": DIRECTPROBE_VERSION})
+
+
 def compute_directprobe(store: Store, entry: str, layer: int, progress: Callable | None = None,
                         previous: str | None = None) -> str:
     """DirectProbe on one layer of a stored representation, stored unless already there; returns its key.
+
+    A layer whose points and labels are bit-identical to one already clustered (say the layers below
+    the re-initialised ones at update 0, the same for every seed) is not clustered again: the stored
+    result is copied (the engine is deterministic, so it is the result a run would give).
 
     ``previous``: a representation of similar points (the previous snapshot of the same run and
     split) whose stored result at this layer lends its label planes as certificates to check first;
@@ -78,18 +99,40 @@ def compute_directprobe(store: Store, entry: str, layer: int, progress: Callable
     source = store[entry]
     X, y = representation(source, layer)
     names = source.summary["label_names"]
+    digest = input_digest(X, y, len(names))
     with store.lock(key):
         if store.has(key):
             return key
-        before = None if previous is None else find_directprobe(store, previous, layer)
-        planes = None if before is None else DirectProbeResult.load_label_planes(before)
-        result = directprobe(np.asarray(X, dtype=np.float64), y, n_labels=len(names), progress=progress,
-                             label_planes=planes)
+        result, copied_from = _stored_twin(store, digest)
+        if result is None:
+            before = None if previous is None else find_directprobe(store, previous, layer)
+            planes = None if before is None else DirectProbeResult.load_label_planes(before)
+            result = directprobe(np.asarray(X, dtype=np.float64), y, n_labels=len(names), progress=progress,
+                                 label_planes=planes)
         with store.create("directprobe", spec) as writer:
             result.save(writer)
             writer.summary.update({k: source.summary.get(k) for k in ("model", "task", "split")})
-            writer.summary.update({"entry": entry, "layer": int(layer), "label_names": names})
+            writer.summary.update({"entry": entry, "layer": int(layer), "label_names": names,
+                                   "input_digest": digest, "copied_from": copied_from})
+    if copied_from is None and not store.has(_input_key(digest)):
+        with store.create("dpinput", {"digest": digest, "version": DIRECTPROBE_VERSION}) as writer:
+            writer.summary["result"] = key
     return key
+
+
+def _stored_twin(store: Store, digest: str) -> tuple[DirectProbeResult | None, str | None]:
+    """The stored result of a run on the same input digest, with its key, or (None, None) when there is
+    none or it cannot be read (then the layer is clustered afresh)."""
+    try:
+        alias = store.get(_input_key(digest))
+        twin = None if alias is None else store.get(str(alias.summary.get("result")))
+        if twin is None or twin.summary.get("input_digest") != digest:
+            return None, None
+        result = DirectProbeResult.load(twin)
+        result.label_planes = DirectProbeResult.load_label_planes(twin) or None
+    except (StoreError, OSError, ValueError, KeyError, TypeError):
+        return None, None
+    return result, twin.key
 
 
 def probe_spec(train: str, test: str, layer: int, config: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -102,6 +102,46 @@ def test_directprobe_steps_checked_against_the_previous_snapshot_match_a_run_fro
     assert reused > 0
 
 
+def test_layers_identical_to_one_already_clustered_are_copied_and_equal_a_run_from_scratch(tmp_path, tiny_bert,
+                                                                                            shared_data):
+    """Re-initialising the top layer leaves the layers below it at update 0 bit-identical for every
+    seed: each is clustered once, the other seeds' results are copies equal to a fresh run."""
+    import dataclasses
+
+    from analysis.directprobe import directprobe
+    from analysis.directprobe.result import ARRAYS
+    from analysis.embed import representation
+    from analysis.results import compute_directprobe, directprobe_key
+    from analysis.store import Store
+
+    store = Store(tmp_path / "store")
+    spec = dataclasses.replace(spec_for(str(tiny_bert), shared_data, probe_tasks=()),
+                               train=TrainOptions(steps=3, batch_size=32, lr=1e-3, reinit_layers=1),
+                               probes=ProbeConfig(layers="none"))
+    run_study(spec, store)
+    found = store.ls("directprobe")
+    copies = [e for e in found if e.summary["copied_from"]]
+    layers = {e.summary["layer"] for e in copies}
+    assert copies and layers <= {0, 1} and 0 in layers  # the re-initialised layer 2 differs by seed
+    for copy in copies:
+        twin = store[copy.summary["copied_from"]]
+        assert twin.summary["copied_from"] is None and twin.key != copy.key
+        assert twin.summary["input_digest"] == copy.summary["input_digest"]
+        X, y = representation(store[copy.summary["entry"]], copy.summary["layer"])
+        cold = directprobe(np.asarray(X, dtype=np.float64), y, n_labels=len(copy.summary["label_names"]))
+        for name in ARRAYS:
+            np.testing.assert_array_equal(np.asarray(copy.array(name)), getattr(cold, name), err_msg=name)
+
+    # A copy whose original has gone is clustered afresh, to the same result.
+    copy = copies[0]
+    store.delete(copy.summary["copied_from"])
+    store.delete(copy.key)
+    key = compute_directprobe(store, copy.summary["entry"], copy.summary["layer"])
+    assert key == directprobe_key(copy.summary["entry"], copy.summary["layer"])
+    assert store[key].summary["copied_from"] is None
+    np.testing.assert_array_equal(np.asarray(store[key].array("assignment")), np.asarray(copy.array("assignment")))
+
+
 def test_second_run_is_served_from_the_store(study, tiny_bert, shared_data, monkeypatch):
     import transformers
 
