@@ -432,9 +432,10 @@ def cancel_job(job_id: str) -> None:
         st.toast(f"Not cancelled: {exc}", icon=":material/block:")
 
 
-def unreadable_jobs_warning() -> None:
-    """A warning per job folder whose records cannot be read (they are skipped everywhere else)."""
-    for folder in jobs.broken_jobs(store()):
+def unreadable_jobs_warning(broken: list[Path]) -> None:
+    """A warning per job folder whose records cannot be read (:attr:`jobs.JobListing.broken`; they
+    are skipped everywhere else)."""
+    for folder in broken:
         st.warning(f"Unreadable job record `{folder}`: it is corrupt or not this project's and is ignored.",
                    icon=":material/warning:")
 
@@ -563,8 +564,9 @@ def offer_job(what: str, target: str, kwargs: dict[str, Any], key: str) -> None:
     """The "not computed yet" state for an analysis function run as a background job."""
     st.info(f"**Not computed yet:** {what}", icon=":material/hourglass_empty:")
     name = job_name(target, kwargs)
-    running = [j for j in jobs.list_jobs(store()) if j.active and j.name == name]
-    failed = [j for j in jobs.list_jobs(store()) if j.name == name and j.state == jobs.FAILED]
+    mine = [j for j in jobs.list_jobs(store()) if j.name == name]
+    running = [j for j in mine if j.active]
+    failed = [j for j in mine if j.state == jobs.FAILED]
     if failed and not running:
         st.error(f"The last attempt failed: {last_line(failed[0])}", icon=":material/error:")
     if running:

@@ -20,7 +20,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .config import PROJECT_ROOT
 from .processes import ProcessId, exit_on_sigterm
@@ -207,34 +207,33 @@ def _starting(job: dict[str, Any], status: dict[str, Any]) -> bool:
     return "pid" not in status and time.time() - job["created"] < 30
 
 
-def list_jobs(store: Store) -> list[Job]:
-    """Every job in the store, newest first; unreadable folders are skipped (see :func:`broken_jobs`)."""
-    root = jobs_dir(store)
-    if not root.is_dir():
-        return []
-    out = []
-    for folder in root.iterdir():
-        try:
-            out.append(read(folder))
-        except JobError:
-            continue
-    return sorted(out, key=lambda j: j.created, reverse=True)
+class JobListing(NamedTuple):
+    """The job folders of a store, read once: readable jobs newest first, and unreadable folders."""
+
+    jobs: list[Job]
+    broken: list[Path]
+    """Folders with a ``job.json`` whose records cannot be read (listed by the dashboard, skipped
+    everywhere else)."""
 
 
-def broken_jobs(store: Store) -> list[Path]:
-    """Job folders whose records cannot be read (listed by the dashboard, skipped everywhere else)."""
+def scan(store: Store) -> JobListing:
+    """Read every job folder once (see :class:`JobListing`)."""
     root = jobs_dir(store)
     if not root.is_dir():
-        return []
-    bad = []
+        return JobListing([], [])
+    found, broken = [], []
     for folder in sorted(root.iterdir()):
-        if not (folder / "job.json").exists():  # being created (or not a job's folder)
-            continue
         try:
-            read(folder)
+            found.append(read(folder))
         except JobError:
-            bad.append(folder)
-    return bad
+            if (folder / "job.json").exists():  # else being created, or not a job's folder
+                broken.append(folder)
+    return JobListing(sorted(found, key=lambda j: j.created, reverse=True), broken)
+
+
+def list_jobs(store: Store) -> list[Job]:
+    """Every readable job in the store, newest first."""
+    return scan(store).jobs
 
 
 def get(store: Store, job_id: str) -> Job:

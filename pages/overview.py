@@ -4,7 +4,7 @@ import streamlit as st
 import ui
 from analysis.config import dashboard_model
 from analysis.finetune import broken_records
-from analysis.jobs import list_jobs
+from analysis import jobs
 
 ui.ensure_app()
 
@@ -48,7 +48,8 @@ def findings_panel() -> None:
 store = ui.store()
 st.title("How fine-tuning changes BERT's representation geometry", anchor=False)
 table = ui.studies(str(store.root))
-running = [j for j in list_jobs(store) if j.active]
+listing = jobs.scan(store)
+running = [j for j in listing.jobs if j.active]
 for job in running:
     ui.follow_job(job)
 
@@ -98,4 +99,4 @@ for path in store.broken():
 for path in broken_records(store):
     st.warning(f"Unreadable fine-tuning run record `{path}`: it is corrupt or incomplete and is ignored.",
                icon=":material/warning:")
-ui.unreadable_jobs_warning()
+ui.unreadable_jobs_warning(listing.broken)

@@ -148,6 +148,7 @@ def job_list(polling: bool) -> None:
 
 
 st.subheader("Jobs")
-ui.unreadable_jobs_warning()
-active = any(j.active for j in jobs.list_jobs(store))
+listing = jobs.scan(store)
+ui.unreadable_jobs_warning(listing.broken)
+active = any(j.active for j in listing.jobs)
 st.fragment(job_list, run_every=2 if active else None)(active)

@@ -186,5 +186,6 @@ def test_a_damaged_job_record_is_listed_as_unreadable_and_skipped(store, job_jso
         (bad / "status.json").write_text(status_json)
     with pytest.raises(jobs.JobError, match=problem):
         jobs.read(bad)
-    assert [j.id for j in jobs.list_jobs(store)] == [good.id]
-    assert jobs.broken_jobs(store) == [bad]
+    listing = jobs.scan(store)
+    assert [j.id for j in listing.jobs] == [j.id for j in jobs.list_jobs(store)] == [good.id]
+    assert listing.broken == [bad]

@@ -44,16 +44,18 @@ class Target:
         return {"task": self.task, "split": self.split, "base": self.base, "subset": self.subset,
                 "task_options": self.task_options}
 
-    def load(self, store: Store, data_dir: Any) -> TaskData:
+    def load(self, store: Store, data_dir: Any, keep: bool = True) -> TaskData:
         """The target's data: the split, down-sampled as ``subset`` says (the same draw as training's;
-        a recorded task with fewer targets is kept whole)."""
-        if self.data is None:
-            data = load_task(self.task, self.split, data_dir=data_dir, options=self.task_options, store=store)
-            if self.subset is not None:
-                size = min(self.subset["train_size"], data.n_targets)
-                data, _ = downsample(data, size, self.subset["sample_seed"])
+        a recorded task with fewer targets is kept whole); kept for later calls unless ``keep`` is False."""
+        if self.data is not None:
+            return self.data
+        data = load_task(self.task, self.split, data_dir=data_dir, options=self.task_options, store=store)
+        if self.subset is not None:
+            size = min(self.subset["train_size"], data.n_targets)
+            data, _ = downsample(data, size, self.subset["sample_seed"])
+        if keep:
             self.data = data
-        return self.data
+        return data
 
 
 def make_target(ref: ModelRef, task: str, split: str, *, data_dir: Any, task_options: dict | None,

@@ -281,12 +281,16 @@ class _Training:
         layers, hidden = int(config.num_hidden_layers) + 1, int(config.hidden_size)
         itemsize = np.dtype(self.snap.dtype).itemsize
         needed = 0
+        sizes: dict[int, int] = {}  # one snapshot's bytes per target
         for step in missing:
             for target in self.targets_at(step):
                 if not self.store.has(entry_key(target, self.key, step, self.original(step))):
-                    data = target.load(self.store, self.data_dir)
-                    width = hidden * (2 if data.kind == "pair" else 1)
-                    needed += representation_bytes(data.n_targets, layers, width, itemsize)
+                    if id(target) not in sizes:
+                        # kept only for snapshots written here: background workers load their own copies
+                        data = target.load(self.store, self.data_dir, keep=not self.n_workers)
+                        width = hidden * (2 if data.kind == "pair" else 1)
+                        sizes[id(target)] = representation_bytes(data.n_targets, layers, width, itemsize)
+                    needed += sizes[id(target)]
         weights = sum(p.numel() * p.element_size() for p in self.model.parameters())
         encoder = sum(p.numel() * p.element_size() for p in self.model.encoder.parameters())
         needed += (6 * weights  # two checkpoints at once (a new one is written before the old goes), Adam's two moments each
