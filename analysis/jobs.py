@@ -223,10 +223,11 @@ def scan(store: Store) -> JobListing:
         return JobListing([], [])
     found, broken = [], []
     for folder in sorted(root.iterdir()):
+        recorded = (folder / "job.json").exists()  # else being created, or not a job's folder
         try:
             found.append(read(folder))
         except JobError:
-            if (folder / "job.json").exists():  # else being created, or not a job's folder
+            if recorded:
                 broken.append(folder)
     return JobListing(sorted(found, key=lambda j: j.created, reverse=True), broken)
 

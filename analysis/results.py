@@ -75,7 +75,7 @@ def input_digest(X: np.ndarray, y: np.ndarray, n_labels: int) -> str:
     return h.hexdigest()
 
 
-def _input_key(digest: str) -> str:
+def input_key(digest: str) -> str:
     """Key of the small entry naming the stored result for one input digest."""
     return make_key("dpinput", {"digest": digest, "version": DIRECTPROBE_VERSION})
 
@@ -86,7 +86,8 @@ def compute_directprobe(store: Store, entry: str, layer: int, progress: Callable
 
     A layer whose points and labels are bit-identical to one already clustered (say the layers below
     the re-initialised ones at update 0, the same for every seed) is not clustered again: the stored
-    result is copied (the engine is deterministic, so it is the result a run would give).
+    result is copied (the engine is deterministic, so it is the result a run would give).  A lock on
+    the digest makes a process wait for another clustering the same points on this machine.
 
     ``previous``: a representation of similar points (the previous snapshot of the same run and
     split) whose stored result at this layer lends its label planes as certificates to check first;
@@ -100,7 +101,7 @@ def compute_directprobe(store: Store, entry: str, layer: int, progress: Callable
     X, y = representation(source, layer)
     names = source.summary["label_names"]
     digest = input_digest(X, y, len(names))
-    with store.lock(key):
+    with store.lock(key), store.lock(input_key(digest)):  # always in this order: no deadlock
         if store.has(key):
             return key
         result, copied_from = _stored_twin(store, digest)
@@ -114,17 +115,31 @@ def compute_directprobe(store: Store, entry: str, layer: int, progress: Callable
             writer.summary.update({k: source.summary.get(k) for k in ("model", "task", "split")})
             writer.summary.update({"entry": entry, "layer": int(layer), "label_names": names,
                                    "input_digest": digest, "copied_from": copied_from})
-    if copied_from is None and not store.has(_input_key(digest)):
-        with store.create("dpinput", {"digest": digest, "version": DIRECTPROBE_VERSION}) as writer:
-            writer.summary["result"] = key
+            if copied_from is not None:
+                writer.summary["seconds"] = None  # nothing was clustered for this entry
+        if copied_from is None:
+            _name_result(store, digest, key)
     return key
+
+
+def _name_result(store: Store, digest: str, key: str) -> None:
+    """Make the ``dpinput`` entry of ``digest`` name ``key``, replacing one whose result is gone or
+    unreadable (entries are immutable: the old one is deleted first)."""
+    alias = input_key(digest)
+    if store.has(alias):
+        try:
+            store.delete(alias)
+        except StoreError:
+            pass  # another process removed it first
+    with store.create("dpinput", {"digest": digest, "version": DIRECTPROBE_VERSION}) as writer:
+        writer.summary["result"] = key
 
 
 def _stored_twin(store: Store, digest: str) -> tuple[DirectProbeResult | None, str | None]:
     """The stored result of a run on the same input digest, with its key, or (None, None) when there is
     none or it cannot be read (then the layer is clustered afresh)."""
     try:
-        alias = store.get(_input_key(digest))
+        alias = store.get(input_key(digest))
         twin = None if alias is None else store.get(str(alias.summary.get("result")))
         if twin is None or twin.summary.get("input_digest") != digest:
             return None, None

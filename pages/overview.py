@@ -2,9 +2,9 @@
 import streamlit as st
 
 import ui
+from analysis import jobs
 from analysis.config import dashboard_model
 from analysis.finetune import broken_records
-from analysis import jobs
 
 ui.ensure_app()
 

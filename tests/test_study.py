@@ -107,11 +107,14 @@ def test_layers_identical_to_one_already_clustered_are_copied_and_equal_a_run_fr
     """Re-initialising the top layer leaves the layers below it at update 0 bit-identical for every
     seed: each is clustered once, the other seeds' results are copies equal to a fresh run."""
     import dataclasses
+    import json
+    import subprocess
+    import sys
 
     from analysis.directprobe import directprobe
     from analysis.directprobe.result import ARRAYS
     from analysis.embed import representation
-    from analysis.results import compute_directprobe, directprobe_key
+    from analysis.results import input_key, compute_directprobe, directprobe_key
     from analysis.store import Store
 
     store = Store(tmp_path / "store")
@@ -132,6 +135,15 @@ def test_layers_identical_to_one_already_clustered_are_copied_and_equal_a_run_fr
         for name in ARRAYS:
             np.testing.assert_array_equal(np.asarray(copy.array(name)), getattr(cold, name), err_msg=name)
 
+    # The original model's own representations (an embed entry, not a snapshot) are the same points too.
+    cmd = [sys.executable, "-m", "analysis", "directprobe", "--model", str(tiny_bert), "--task", "ps-role",
+           "--split", "train", "--layer", "0", "--json", "--store", str(store.root), "--data-dir", str(shared_data),
+           "--device", "cpu"]
+    out = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+    assert out["copied_from"] in {e.key for e in found if e.summary["layer"] == 0} and not out["hit"]
+    assert "a copy of" in subprocess.run(cmd[:cmd.index("--json")] + cmd[cmd.index("--json") + 1:],
+                                         capture_output=True, text=True, check=True).stdout
+
     # A copy whose original has gone is clustered afresh, to the same result.
     copy = copies[0]
     store.delete(copy.summary["copied_from"])
@@ -140,6 +152,8 @@ def test_layers_identical_to_one_already_clustered_are_copied_and_equal_a_run_fr
     assert key == directprobe_key(copy.summary["entry"], copy.summary["layer"])
     assert store[key].summary["copied_from"] is None
     np.testing.assert_array_equal(np.asarray(store[key].array("assignment")), np.asarray(copy.array("assignment")))
+    # ... and becomes the result its points are found by.
+    assert store[input_key(copy.summary["input_digest"])].summary["result"] == key
 
 
 def test_second_run_is_served_from_the_store(study, tiny_bert, shared_data, monkeypatch):

@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if bar is not None:
             bar.close()
     result = load_directprobe(store, source.key, args.layer)
+    copied_from = store[key].summary.get("copied_from")
     names = list(source.summary["label_names"])
     present = sorted(set(result.cluster_labels.tolist()))
     per_label = {names[i]: (None if np.isnan(result.min_label_distance[i]) else float(result.min_label_distance[i]))
@@ -48,11 +49,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "model": source.summary["model"], "task": args.task, "split": args.split, "layer": args.layer,
         "n_points": int(len(result.assignment)), "n_labels": len(present), "n_clusters": result.n_clusters,
         "is_linear": result.is_linear, "n_conflicts": len(result.conflicts),
-        "min_label_distance": per_label, "stats": result.stats,
+        "min_label_distance": per_label, "stats": result.stats, "copied_from": copied_from,
     }
     s = result.stats
     lines = [
         f"{'stored (hit)' if hit else 'computed'} {key}: {out['model']} {args.task}/{args.split} layer {args.layer}",
+        *([f"  a copy of {copied_from}, clustered on the same points and labels (timings are that run's)"]
+          if copied_from else []),
         f"  {out['n_points']} points, {len(present)} labels -> {result.n_clusters} clusters "
         f"({'linear' if result.is_linear else 'not linear'}), {len(result.conflicts)} identical-point conflicts",
         f"  {s['merges']} merges, {s['rejections']} rejected, {s['settled']} more merges in the "

@@ -286,7 +286,8 @@ class _Training:
             for target in self.targets_at(step):
                 if not self.store.has(entry_key(target, self.key, step, self.original(step))):
                     if id(target) not in sizes:
-                        # kept only for snapshots written here: background workers load their own copies
+                        # kept only when every snapshot is written here: background workers load their
+                        # own copies (the last snapshot, written here, then loads it again)
                         data = target.load(self.store, self.data_dir, keep=not self.n_workers)
                         width = hidden * (2 if data.kind == "pair" else 1)
                         sizes[id(target)] = representation_bytes(data.n_targets, layers, width, itemsize)
