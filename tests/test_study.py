@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analysis.finetune import SnapshotOptions, TrainOptions
 from analysis.study import ProbeConfig, StudySpec, list_studies, run_study, study_table
@@ -100,6 +102,34 @@ def test_directprobe_steps_checked_against_the_previous_snapshot_match_a_run_fro
         for name in ARRAYS:
             np.testing.assert_array_equal(np.asarray(found.array(name)), getattr(cold, name), err_msg=name)
     assert reused > 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(2, 30), d=st.integers(1, 8), labels=st.integers(2, 5))
+def test_the_input_digest_tells_apart_exactly_the_inputs_that_cluster_differently(seed, n, d, labels):
+    from analysis.results import input_digest
+
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)).astype(np.float32)
+    y = rng.integers(0, labels, size=n)
+    digest = input_digest(X, y, labels)
+    # The same points however they are held: another memory order, labels of another integer type.
+    assert input_digest(np.asfortranarray(X), y.astype(np.int32), labels) == digest
+    nudged = X.copy()
+    i, j = rng.integers(n), rng.integers(d)
+    nudged[i, j] = np.nextafter(X[i, j], np.float32(np.inf))
+    relabelled = y.copy()
+    relabelled[0] = (y[0] + 1) % labels
+    different = [
+        (nudged, y, labels),  # one coordinate one float step off
+        (X, relabelled, labels),
+        (X, y, labels + 1),  # one more label name
+        (X.astype(np.float16), y, labels),  # stored at another precision
+        (X.view(np.int32), y, labels),  # the same bytes read as another type
+        (X.reshape(d, n), y, labels) if n != d else None,  # the same bytes as other points
+    ]
+    for args in filter(None, different):
+        assert input_digest(*args) != digest
 
 
 def test_layers_identical_to_one_already_clustered_are_copied_and_equal_a_run_from_scratch(tmp_path, tiny_bert,
