@@ -151,9 +151,11 @@ def test_layers_identical_to_one_already_clustered_are_copied_and_equal_a_run_fr
     spec = dataclasses.replace(spec_for(str(tiny_bert), shared_data, probe_tasks=()),
                                train=TrainOptions(steps=3, batch_size=32, lr=1e-3, reinit_layers=1),
                                probes=ProbeConfig(layers="none"))
-    run_study(spec, store)
+    messages: list[str] = []
+    run_study(spec, store, report=lambda message, progress: messages.append(message))
     found = store.ls("directprobe")
     copies = [e for e in found if e.summary["copied_from"]]
+    assert sum("copied from an identical layer" in m for m in messages) == len(copies)
     layers = {e.summary["layer"] for e in copies}
     assert copies and layers <= {0, 1} and 0 in layers  # the re-initialised layer 2 differs by seed
     for copy in copies:

@@ -202,12 +202,15 @@ class _Run:
         """Record a task's output for every step it computes, then plan their follow-ups."""
         follow = []
         group = self.groups.pop(task)
-        self.progress.finish(group[0], seconds)  # the others were planned as the same step, not counted again
+        # A DirectProbe result copied from an identical layer's says nothing of the rate, like a stored one.
+        copied = group[0].action == "directprobe" and self.store[output].summary.get("copied_from")
+        self.progress.finish(group[0], None if copied else seconds)  # the group's others: the same step
         for step in group:
             self.out[step.key] = output
             follow.extend(self.then(step, output))
         on = "" if where == "here" else f" on {where}"
-        self.report(f"done: {group[0].label} ({seconds:.1f} s{on})", self.progress)
+        how = ", copied from an identical layer's result" if copied else ""
+        self.report(f"done: {group[0].label} ({seconds:.1f} s{on}{how})", self.progress)
         if follow:
             self.plan(follow)
 
