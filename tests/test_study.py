@@ -133,13 +133,15 @@ def test_the_input_digest_tells_apart_exactly_the_inputs_that_cluster_differentl
 
 
 def test_layers_identical_to_one_already_clustered_are_copied_and_equal_a_run_from_scratch(tmp_path, tiny_bert,
-                                                                                            shared_data):
+                                                                                            shared_data, monkeypatch):
     """Re-initialising the top layer leaves the layers below it at update 0 bit-identical for every
     seed: each is clustered once, the other seeds' results are copies equal to a fresh run."""
     import dataclasses
     import json
     import subprocess
     import sys
+    import time
+    from concurrent.futures import ThreadPoolExecutor
 
     from analysis.directprobe import directprobe
     from analysis.directprobe.result import ARRAYS
@@ -178,14 +180,33 @@ def test_layers_identical_to_one_already_clustered_are_copied_and_equal_a_run_fr
 
     # A copy whose original has gone is clustered afresh, to the same result.
     copy = copies[0]
-    store.delete(copy.summary["copied_from"])
+    twin = store[copy.summary["copied_from"]]
+    entry, layer, digest = copy.summary["entry"], copy.summary["layer"], copy.summary["input_digest"]
+    copied = {name: np.asarray(copy.array(name, mmap=False)) for name in ARRAYS}
+    store.delete(twin.key)
     store.delete(copy.key)
-    key = compute_directprobe(store, copy.summary["entry"], copy.summary["layer"])
-    assert key == directprobe_key(copy.summary["entry"], copy.summary["layer"])
-    assert store[key].summary["copied_from"] is None
-    np.testing.assert_array_equal(np.asarray(store[key].array("assignment")), np.asarray(copy.array("assignment")))
+    key = compute_directprobe(store, entry, layer)
+    assert key == directprobe_key(entry, layer) and store[key].summary["copied_from"] is None
+    for name in ARRAYS:
+        np.testing.assert_array_equal(np.asarray(store[key].array(name)), copied[name], err_msg=name)
     # ... and becomes the result its points are found by.
-    assert store[input_key(copy.summary["input_digest"])].summary["result"] == key
+    assert store[input_key(digest)].summary["result"] == key
+
+    # Two processes on the same points at once: one clusters them, the other waits and copies.
+    import analysis.results
+
+    real = analysis.results.directprobe
+
+    def slow(*args, **kwargs):
+        time.sleep(0.5)  # long enough for the other to reach the digest
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(analysis.results, "directprobe", slow)
+    store.delete(key)
+    pairs = [(entry, layer), (twin.summary["entry"], layer)]
+    with ThreadPoolExecutor(2) as pool:
+        keys = list(pool.map(lambda pair: compute_directprobe(store, *pair), pairs))
+    assert sorted(bool(store[k].summary["copied_from"]) for k in keys) == [False, True]
 
 
 def test_second_run_is_served_from_the_store(study, tiny_bert, shared_data, monkeypatch):
