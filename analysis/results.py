@@ -81,7 +81,7 @@ def input_key(digest: str) -> str:
 
 
 def compute_directprobe(store: Store, entry: str, layer: int, progress: Callable | None = None,
-                        previous: str | None = None) -> str:
+                        previous: str | None = None, waiting: Callable[[str], None] | None = None) -> str:
     """DirectProbe on one layer of a stored representation, stored unless already there; returns its key.
 
     A layer whose points and labels are bit-identical to one already clustered (say the layers below
@@ -92,6 +92,8 @@ def compute_directprobe(store: Store, entry: str, layer: int, progress: Callable
     ``previous``: a representation of similar points (the previous snapshot of the same run and
     split) whose stored result at this layer lends its label planes as certificates to check first;
     the result is the same with or without it.
+    ``waiting``: told in a sentence when another process holds this result's lock or is clustering the
+    same points, before this one waits for it (up to a DirectProbe run's time).
     """
     spec = directprobe_spec(entry, layer)
     key = make_key("directprobe", spec)
@@ -101,7 +103,15 @@ def compute_directprobe(store: Store, entry: str, layer: int, progress: Callable
     X, y = representation(source, layer)
     names = source.summary["label_names"]
     digest = input_digest(X, y, len(names))
-    with store.lock(key), store.lock(input_key(digest)):  # always in this order: no deadlock
+    what = f"{source.summary.get('model')} {source.summary.get('task')}/{source.summary.get('split')} layer {layer}"
+
+    def told(message: str) -> Callable[[], None] | None:
+        return None if waiting is None else lambda: waiting(message)
+
+    # The two locks are always taken in this order, so two processes cannot deadlock.
+    with (store.lock(key, told(f"waiting for another process running DirectProbe on {what}")),
+          store.lock(input_key(digest), told(f"waiting for another process clustering the same points as {what}, "
+                                             "to copy its result"))):
         if store.has(key):
             return key
         result, copied_from = _stored_twin(store, digest)

@@ -20,7 +20,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 
@@ -357,17 +357,23 @@ class Store:
         shutil.rmtree(doomed, ignore_errors=True)
 
     @contextlib.contextmanager
-    def lock(self, name: str) -> Iterator[None]:
+    def lock(self, name: str, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
         """An exclusive inter-process lock, so two processes do not compute the same thing at once.
 
-        It only saves duplicate work: where the filesystem cannot lock (``flock`` fails, as on some
-        network filesystems, or locks only within one host), two writers of one key still leave one
-        complete entry, because entries are renamed into place whole.
+        ``on_wait`` is called once, before blocking, when another holder has the lock, so a caller can
+        say why it stands still.  The lock only saves duplicate work: where the filesystem cannot lock
+        (``flock`` fails, as on some network filesystems, or locks only within one host), two writers
+        of one key still leave one complete entry, because entries are renamed into place whole.
         """
         self._ensure()
         with open(self.locks / f"{name}.lock", "w") as f:
             try:
-                fcntl.flock(f, fcntl.LOCK_EX)
+                try:
+                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    if on_wait is not None:
+                        on_wait()
+                    fcntl.flock(f, fcntl.LOCK_EX)
                 locked = True
             except OSError:
                 locked = False

@@ -301,7 +301,7 @@ def directprobe_layers(store: Store, entries: list[str], layers: list[int]) -> l
     keys, failed = [], []
     for entry, layer in tqdm([(e, int(l)) for e in entries for l in layers], desc="DirectProbe", unit="layer"):
         try:
-            keys.append(compute_directprobe(store, entry, layer))
+            keys.append(compute_directprobe(store, entry, layer, waiting=lambda m: print(m, flush=True)))
         except (ValueError, ArithmeticError) as exc:
             failed.append(f"{entry} layer {layer}: {type(exc).__name__}: {exc}")
             print(f"DirectProbe failed on {failed[-1]}", flush=True)

@@ -279,3 +279,28 @@ def test_the_first_entry_a_store_creates_removes_dead_leftovers(store):
     with Store(store.root).create("demo", SPEC):
         pass
     assert not gone.exists() and list(store.tmp.iterdir()) == []
+
+
+def test_a_lock_taken_elsewhere_is_announced_before_waiting_for_it(store):
+    """``on_wait`` runs only when another holder has the lock, and before this one blocks on it."""
+    import threading
+
+    events: list[str] = []
+    with store.lock("free", on_wait=lambda: events.append("waited on a free lock")):
+        pass
+    assert events == []
+
+    with store.lock("busy"):
+        def take() -> None:
+            with store.lock("busy", on_wait=lambda: events.append("waiting")):
+                events.append("taken")
+
+        other = threading.Thread(target=take)
+        other.start()
+        deadline = time.monotonic() + 10
+        while not events and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.1)
+        assert events == ["waiting"] and other.is_alive()  # told, and still blocked
+    other.join(10)
+    assert events == ["waiting", "taken"]

@@ -204,9 +204,15 @@ def test_layers_identical_to_one_already_clustered_are_copied_and_equal_a_run_fr
     monkeypatch.setattr(analysis.results, "directprobe", slow)
     store.delete(key)
     pairs = [(entry, layer), (twin.summary["entry"], layer)]
+    told: dict[str, list[str]] = {entry: [] for entry, _ in pairs}
     with ThreadPoolExecutor(2) as pool:
-        keys = list(pool.map(lambda pair: compute_directprobe(store, *pair), pairs))
-    assert sorted(bool(store[k].summary["copied_from"]) for k in keys) == [False, True]
+        keys = list(pool.map(lambda pair: compute_directprobe(store, *pair, waiting=told[pair[0]].append), pairs))
+    copied = [bool(store[k].summary["copied_from"]) for k in keys]
+    assert sorted(copied) == [False, True]
+    # The one that copies said so before waiting; the other had nothing to wait for.
+    copier, clusterer = pairs[copied.index(True)][0], pairs[copied.index(False)][0]
+    assert len(told[copier]) == 1 and told[copier][0].startswith("waiting for another process clustering the same")
+    assert told[copier][0].endswith(f"layer {layer}, to copy its result") and told[clusterer] == []
 
 
 def test_second_run_is_served_from_the_store(study, tiny_bert, shared_data, monkeypatch):

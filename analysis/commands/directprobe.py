@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from typing import Any
 
@@ -33,8 +34,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         raise ValueError(f"--layer {args.layer} out of range: {source.summary['model']} has layers 0..{n_layers - 1}")
     bar = None if args.json else tqdm(desc=f"DirectProbe {args.task} layer {args.layer}", unit="merge")
     hit = load_directprobe(store, source.key, args.layer) is not None
+    say = (lambda m: print(m, file=sys.stderr, flush=True)) if bar is None else bar.write
     try:
-        key = compute_directprobe(store, source.key, args.layer, progress=bar)
+        key = compute_directprobe(store, source.key, args.layer, progress=bar, waiting=say)
     finally:
         if bar is not None:
             bar.close()
