@@ -37,9 +37,10 @@ try:  # the sidebar reads the store too; a store or record it cannot read leaves
 except Exception as exc:
     log.exception("sidebar failed")
     st.session_state["_selection"], st.session_state["_sidebar_failed"] = None, True
-    st.sidebar.error(f"**The study pickers could not be drawn.** {type(exc).__name__}: {exc}", icon=":material/error:")
+    st.sidebar.error("**The study pickers could not be drawn.** " + ui.visible(f"{type(exc).__name__}: {exc}"),
+                     icon=":material/error:")
 try:
     page.run()
 except Exception as exc:  # a page never shows a traceback: one clear message instead
     log.exception("page %s failed", page.title)
-    st.error(f"**This view could not be drawn.** {type(exc).__name__}: {exc}", icon=":material/error:")
+    st.error("**This view could not be drawn.** " + ui.visible(f"{type(exc).__name__}: {exc}"), icon=":material/error:")

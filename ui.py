@@ -335,6 +335,12 @@ def can_start() -> bool:
     return access().can_start
 
 
+def visible(text: str) -> str:
+    """``text`` as this session may read it: a viewer does not see the server's folders
+    (:func:`analysis.access.hide_paths`; the store's root reads ``<store>``)."""
+    return text if can_start() else rights.hide_paths(text, {str(store().root): "<store>"})
+
+
 def session_owner() -> str:
     """A random token naming this browser session as the owner of the jobs it starts."""
     return st.session_state.setdefault(OWNER, uuid.uuid4().hex)
@@ -436,7 +442,7 @@ def unreadable_jobs_warning(broken: list[Path]) -> None:
     """A warning per job folder whose records cannot be read (:attr:`jobs.JobListing.broken`; they
     are skipped everywhere else)."""
     for folder in broken:
-        st.warning(f"Unreadable job record `{folder}`: it is corrupt or not this project's and is ignored.",
+        st.warning(visible(f"Unreadable job record `{folder}`: it is corrupt or not this project's and is ignored."),
                    icon=":material/warning:")
 
 
@@ -552,7 +558,7 @@ def paper_beside(task: str, model: str, measures: Sequence[str]) -> None:
 def last_line(job: jobs.Job) -> str:
     """The last line a job printed (its error message when it failed)."""
     lines = job.log_tail(2000).strip().splitlines()
-    return lines[-1] if lines else "(no output)"
+    return visible(lines[-1]) if lines else "(no output)"
 
 
 def job_name(target: str, kwargs: dict[str, Any]) -> str:

@@ -89,6 +89,18 @@ def decide(address: str | None, viewer: bool | None, token: str | None, entered:
     return Access(USER if viewer is False else VIEWER)
 
 
+ABSOLUTE_PATH = re.compile(r"(?<![\w.~:/\\<>-])/[^\s'\"`,;:()\[\]{}<>|]+")
+"""An absolute POSIX path in free text (not the tail of a URL, a relative path or a ratio such as 1/2)."""
+
+
+def hide_paths(text: str, named: dict[str, str] | None = None) -> str:
+    """``text`` without the server's folder layout, for sessions that may not see it: each folder in
+    ``named`` becomes its name (the store's root ``<store>``, say), any other absolute path its last part."""
+    for folder, name in sorted((named or {}).items(), key=lambda item: -len(item[0])):
+        text = text.replace(folder.rstrip("/"), name)
+    return ABSOLUTE_PATH.sub(lambda m: "…/" + (m.group(0).rstrip("/").rsplit("/", 1)[-1] or ""), text)
+
+
 HUB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?")
 
 

@@ -57,7 +57,7 @@ views = [(sel.entry, sel.layer), (right_entry, layer)]
 try:
     points = [ui.projection(root, e.key, lay, method, 2).join(ui.targets(root, e.key)) for e, lay in views]
 except FlatError as exc:
-    st.info(f"**Nothing to compare:** {exc}. Pick another layer or snapshot.", icon=":material/blur_off:")
+    st.info(f"**Nothing to compare:** {ui.visible(str(exc))}. Pick another layer or snapshot.", icon=":material/blur_off:")
     st.stop()
 figs = [embedding_figure(p, label_colors(e.summary["label_names"]), "label", describe(e, lay))
         for p, (e, lay) in zip(points, views)]

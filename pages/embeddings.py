@@ -30,7 +30,7 @@ with c3:
 try:
     points = ui.projection(root, sel.entry.key, sel.layer, method, dims).join(ui.targets(root, sel.entry.key))
 except FlatError as exc:
-    st.info(f"**Nothing to draw at layer {sel.layer}:** {exc}. Pick a higher layer or a fine-tuning snapshot.",
+    st.info(f"**Nothing to draw at layer {sel.layer}:** {ui.visible(str(exc))}. Pick a higher layer or a fine-tuning snapshot.",
             icon=":material/blur_off:")
     st.stop()
 colors = sel.colors

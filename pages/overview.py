@@ -59,7 +59,7 @@ if table.empty:
     st.markdown(
         "This dashboard shows how fine-tuning moves the labels of a probing task apart inside a BERT-family "
         "encoder, layer by layer and update by update (Zhou & Srikumar, ACL 2022, built on DirectProbe).\n\n"
-        f"The store at `{store.root}` is empty. Start with a first study: **{ui.short_name(model)}** fine-tuned on "
+        f"{ui.visible(f'The store at `{store.root}`')} is empty. Start with a first study: **{ui.short_name(model)}** fine-tuned on "
         "PS-role (STREUSLE's preposition scene roles) with a snapshot at every epoch end, PS-fxn recorded "
         "alongside, then DirectProbe clusters and distances, layer similarity and probes. It runs in the "
         "background, takes about four minutes on a 2-core CPU with the default model, and the pages fill in "
@@ -93,10 +93,10 @@ else:
         st.dataframe(ui.entry_table(str(store.root)), hide_index=True, width="stretch")
 
 for path in store.broken():
-    st.warning(f"Unreadable store entry `{path.name}` (`{path}`): its metadata is missing, corrupt or not this "
-               "project's. It is ignored; remove it with `python -m analysis store rm` if it is an entry, or by "
-               "hand.", icon=":material/warning:")
+    st.warning(ui.visible(f"Unreadable store entry `{path.name}` (`{path}`): its metadata is missing, corrupt or not "
+                          "this project's. It is ignored; remove it with `python -m analysis store rm` if it is an "
+                          "entry, or by hand."), icon=":material/warning:")
 for path in broken_records(store):
-    st.warning(f"Unreadable fine-tuning run record `{path}`: it is corrupt or incomplete and is ignored.",
+    st.warning(ui.visible(f"Unreadable fine-tuning run record `{path}`: it is corrupt or incomplete and is ignored."),
                icon=":material/warning:")
 ui.unreadable_jobs_warning(listing.broken)

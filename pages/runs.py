@@ -134,7 +134,7 @@ def show_job(job: jobs.Job) -> None:
         elif job.state == "lost":
             st.caption("The process ended without recording how (killed, or the machine restarted).")
         with st.expander("Log", expanded=job.active or job.state == "failed"):
-            st.code(job.log_tail() or "(no output yet)", language=None)
+            st.code(ui.visible(job.log_tail()) or "(no output yet)", language=None)
 
 
 def job_list(polling: bool) -> None:

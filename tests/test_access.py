@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis.access import OPERATOR, USER, VIEWER, Access, check_model, decide, is_loopback, model_roots, viewer_flag
+from analysis.access import (OPERATOR, USER, VIEWER, Access, check_model, decide, hide_paths, is_loopback, model_roots,
+                             viewer_flag)
 from analysis.config import PROJECT_ROOT
 
 
@@ -78,3 +79,17 @@ def test_models_typed_in_the_browser(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="no model"):
         check_model("  ", roots, cwd=tmp_path)
     assert check_model("/somewhere/else/stored", roots, known=["/somewhere/else/stored"]) == "/somewhere/else/stored"
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("StoreError: /srv/ftgeo/store/entries/embed-ce11/layer_06.npy: cannot read array ([Errno 2] No such file or "
+     "directory: '/srv/ftgeo/store/entries/embed-ce11/layer_06.npy')",
+     "StoreError: <store>/entries/embed-ce11/layer_06.npy: cannot read array ([Errno 2] No such file or "
+     "directory: '<store>/entries/embed-ce11/layer_06.npy')"),
+    ("model /home/alice/models/bert-x failed", "model …/bert-x failed"),
+    ('File "/home/alice/ftgeo/analysis/store.py", line 3', 'File "…/store.py", line 3'),
+    ("see https://huggingface.co/org/name, 1/2 of a/b/c, ~/models", "see https://huggingface.co/org/name, 1/2 of a/b/c, "
+     "~/models"),
+])
+def test_messages_for_viewers_name_no_server_folder(text, shown):
+    assert hide_paths(text, {"/srv/ftgeo/store/": "<store>"}) == shown

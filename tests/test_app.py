@@ -716,3 +716,22 @@ def test_runs_page_sends_a_study_to_the_configured_scheduler(tmp_path, tiny_bert
         assert jobs.get(store, job.id).state == jobs.DONE, jobs.get(store, job.id).log_tail()
         assert cluster.scheduler_address in jobs.get(store, job.id).log_tail(20_000)
     assert list_studies(store)["task"].tolist() == ["ps-role"]
+
+
+def test_a_viewer_reads_messages_without_the_servers_folders(dashboard_store, tmp_path, monkeypatch):
+    """Errors and warnings name store entries, but a viewer sees the store's folder as ``<store>``
+    and no other server path; the operator on loopback sees the full paths."""
+    root = tmp_path / "store"
+    shutil.copytree(dashboard_store.root, root)
+    bad = root / "entries" / "embed-000000000000000000000000"
+    bad.mkdir()
+    (bad / "meta.json").write_text("{not json")
+    for array in root.glob("entries/*/layer_*.npy"):
+        array.unlink()  # no layer can be read: the Embeddings page cannot draw
+    at = open_app(root, monkeypatch, "embeddings")
+    assert str(root) in at.error[0].value  # the operator's message
+    monkeypatch.setenv("FTGEO_VIEWER", "1")
+    for page, messages in (("overview", "warning"), ("embeddings", "error")):
+        shown = [m.value for m in getattr(open_app(root, monkeypatch, page), messages)]
+        assert shown and all("/tmp" not in m and str(tmp_path) not in m for m in shown), shown
+        assert any("<store>/entries/" in m for m in shown), shown
