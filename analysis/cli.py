@@ -17,6 +17,7 @@ from .commands import finetune as finetune_cmd
 from .commands import runs as runs_cmd
 from .commands import store as store_cmd
 from .commands import study as study_cmd
+from .config import given_data_roots
 from .models import ModelError
 from .store import StoreError
 from .study.cluster import ClusterError
@@ -58,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], dict[str, Any]] = args.handler
     try:
-        result = handler(args)
+        with given_data_roots(getattr(args, "data_dir", None), getattr(args, "store", None)):
+            result = handler(args)
     except (ValueError, StoreError, ModelError, ClusterError, FileNotFoundError, argparse.ArgumentTypeError) as exc:
         if args.json:
             print(json.dumps({"error": str(exc)}))

@@ -1,8 +1,11 @@
 """Where the project reads data and keeps its store: one place for every path setting."""
 from __future__ import annotations
 
+import contextlib
 import os
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Iterator
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,12 +56,33 @@ DATA_ROOTS_ENV = "FTGEO_DATA_ROOTS"
 """Environment variable listing further folders (``os.pathsep``-separated) that task files may come from."""
 
 
+_GIVEN_ROOTS: ContextVar[tuple[Path, ...]] = ContextVar("given_data_roots", default=())
+
+
+@contextlib.contextmanager
+def given_data_roots(data: str | os.PathLike | None, store: str | os.PathLike | None) -> Iterator[None]:
+    """Within the block, a data folder and a store given explicitly (``--data-dir``, ``--store``, a
+    study step's ``data_dir``) count as data roots, as ``$FTGEO_DATA_DIR`` and ``$FTGEO_STORE`` do."""
+    folders = (data_dir(data) if data else None, store_dir(store) / "downloads" if store else None)
+    token = _GIVEN_ROOTS.set(_GIVEN_ROOTS.get() + tuple(f for f in folders if f is not None))
+    try:
+        yield
+    finally:
+        _GIVEN_ROOTS.reset(token)
+
+
+def given_roots() -> tuple[Path, ...]:
+    """The folders :func:`given_data_roots` added here (part of what error messages may quote)."""
+    return _GIVEN_ROOTS.get()
+
+
 def data_roots(*extra: str | os.PathLike | None) -> list[Path]:
     """The folders whose files tasks may read and error messages may quote.
 
-    The data folder, the store's ``downloads/``, every folder in ``$FTGEO_DATA_ROOTS`` and ``extra``.
+    The data folder, the store's ``downloads/``, those given explicitly (:func:`given_data_roots`),
+    every folder in ``$FTGEO_DATA_ROOTS`` and ``extra``.
     """
-    roots = [Path(r).resolve() for r in (data_dir(), store_dir() / "downloads", *extra) if r]
+    roots = [Path(r).resolve() for r in (data_dir(), store_dir() / "downloads", *given_roots(), *extra) if r]
     for entry in os.environ.get(DATA_ROOTS_ENV, "").split(os.pathsep):
         if entry.strip():
             try:

@@ -609,3 +609,34 @@ def test_paths_that_cannot_be_resolved_are_value_errors(monkeypatch):
     monkeypatch.setenv(DATA_ROOTS_ENV, "~no-such-user-here")
     with pytest.raises(ValueError, match=f"\\${DATA_ROOTS_ENV} lists '~no-such-user-here', which cannot be resolved"):
         load_task("custom", "train", options={"files": {"train": "/tmp/t.csv"}})
+
+
+def test_a_data_folder_or_store_given_on_the_command_line_is_a_data_root(tmp_path, capsys, monkeypatch):
+    """``--data-dir`` and ``--store`` count as ``$FTGEO_DATA_DIR`` and ``$FTGEO_STORE`` do: their files
+    may be read and their content quoted; other folders stay out."""
+    from analysis.cli import main
+    from analysis.config import DATA_ROOTS_ENV
+
+    monkeypatch.setenv(DATA_ROOTS_ENV, str(tmp_path / "elsewhere"))
+
+    data, other = tmp_path / "data", tmp_path / "other"
+    data.mkdir(), other.mkdir()
+    for folder in (data, other):
+        write(folder / "q.jsonl", '{"words": ["a", "b"], "targets": [{"words": [0], "label": "%s"}]}\n' % SECRET)
+
+    def embed(folder: Path, *where: str) -> str:
+        files = json.dumps({"train": str(folder / "q.jsonl")})
+        code = main(["embed", "--task", "custom", "--json", "-o", f"files={files}", "-o", 'labels=["x"]',
+                     "-o", "strict=true", *where])
+        assert code == 2
+        return json.loads(capsys.readouterr().out)["error"]
+
+    store = ["--store", str(tmp_path / "store")]
+    assert "outside the data roots" in embed(data, *store)
+    given = embed(data, "--data-dir", str(data), *store)  # read, and its content quoted in the error
+    assert "q.jsonl:1" in given and SECRET in given
+    assert "outside the data roots" in embed(other, "--data-dir", str(data), *store)
+    downloads = tmp_path / "store" / "downloads"
+    downloads.mkdir(parents=True)
+    write(downloads / "q.jsonl", (data / "q.jsonl").read_text())
+    assert SECRET in embed(downloads, *store)

@@ -13,6 +13,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
+from ..config import given_data_roots
 from ..store import Store
 from .cluster import WORKER_WAIT, ClusterError, StepFailed, wait_for_workers, worker_resources
 from .plan import Step
@@ -111,7 +112,8 @@ def run_step(store_root: str, step_json: str, progress: Callable | None = None) 
     where = _worker_address()
     start = time.perf_counter()
     try:
-        key = ACTIONS[step["action"]](Store(store_root), step["params"], progress)
+        with given_data_roots(step["params"].get("data_dir"), store_root):  # on a worker as in the CLI
+            key = ACTIONS[step["action"]](Store(store_root), step["params"], progress)
     except Exception as exc:
         if where == "here":
             raise

@@ -10,7 +10,7 @@ from typing import Literal
 
 import numpy as np
 
-from ..config import DATA_DIR_ENV, DATA_ROOTS_ENV, STORE_ENV, within_roots
+from ..config import DATA_DIR_ENV, DATA_ROOTS_ENV, STORE_ENV, given_roots, within_roots
 
 TargetKind = Literal["word", "pair", "sentence"]
 
@@ -29,7 +29,7 @@ class DataError(ValueError):
 def shown(path: str | Path, text: object, limit: int = 60) -> str:
     """``text`` quoted for an error message about ``path``: only a file within the data roots has
     its content quoted, so that no message repeats an arbitrary file's content."""
-    settings = tuple(os.environ.get(env) for env in (DATA_ROOTS_ENV, DATA_DIR_ENV, STORE_ENV))
+    settings = (*(os.environ.get(env) for env in (DATA_ROOTS_ENV, DATA_DIR_ENV, STORE_ENV)), *map(str, given_roots()))
     if _quotable(str(path), settings):
         quoted = repr(text[:limit] if isinstance(text, str) else text)
         return quoted if len(quoted) <= limit + 2 else quoted[:limit] + "..."
