@@ -319,3 +319,44 @@ def test_the_paper_preset_follows_the_papers_learning_rate_and_bert_base_length(
                          data_dir=None)
     assert [s.task for s in first] == ["ps-role"] and first[0].snapshots.probe_tasks == ("ps-fxn",)
     assert first[0].train.lr == 3e-4 and first[0].train.epochs == 10
+
+
+def test_probes_are_planned_first_and_each_layer_in_snapshot_order(study, tiny_bert, shared_data):
+    """Dask starts steps in the order they are sent: the few long probe steps go first, and each
+    DirectProbe step comes after the one whose label planes it checks first."""
+    from analysis.finetune import list_runs
+    from analysis.results import directprobe_key
+    from analysis.study.plan import analysis_steps
+
+    store, _, _ = study
+    steps = analysis_steps(spec_for(str(tiny_bert), shared_data), store, list_runs(store)["run"].tolist())
+    actions = [step.action for step in steps]
+    assert set(actions) == {"probe", "directprobe"}
+    assert actions == sorted(actions, key=lambda action: action != "probe")
+    planned: set[str] = set()
+    for step in steps[actions.count("probe"):]:
+        previous = step.params["previous"]
+        assert previous is None or directprobe_key(previous, step.params["layer"]) in planned, step.label
+        planned.add(step.key)
+    assert sum(step.params["previous"] is not None for step in steps if step.action == "directprobe") > 0
+
+
+def test_the_study_command_keeps_a_given_learning_rate_and_length_over_the_presets():
+    from analysis.cli import build_parser
+    from analysis.commands.study import study_specs
+
+    def specs(*argv: str):
+        return study_specs(build_parser().parse_args(["study", *argv]))
+
+    assert {s.train.lr for s in specs("--preset", "paper", "--tasks", "pos,dep")} == {3e-4}
+    assert {s.train.lr for s in specs("--preset", "paper", "--tasks", "pos,dep", "--lr", "2e-5")} == {2e-5}
+    assert specs("--preset", "first", "--tasks", "ps-role,ps-fxn", "--lr", "1e-4")[0].train.lr == 1e-4
+    bert = ("--preset", "paper", "--task", "pos", "--model", "bert-base-uncased")
+    assert specs(*bert)[0].train.epochs == 3 and specs(*bert, "--epochs", "10")[0].train.epochs == 10
+    plain = specs("--task", "pos")[0].train
+    assert (plain.lr, plain.epochs) == (2e-5, 10)
+    assert specs("--task", "dep", "-o", "subtypes=true")[0].task_options == {"subtypes": True}
+    with pytest.raises(ValueError, match="not both"):
+        specs("--task", "pos", "--tasks", "dep")
+    with pytest.raises(ValueError, match="one task"):
+        specs("--tasks", "pos,dep", "-o", "subtypes=true")

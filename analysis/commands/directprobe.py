@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
                        help="cluster one layer's representations into non-overlapping label hulls")
     add_model_task_arguments(p)
     p.add_argument("--layer", type=int, required=True, help="layer index (0 = embeddings)")
-    add_device_argument(p, "the model extracts the representations, when they are not stored")
+    add_device_argument(p, "extraction (of representations not stored yet)")
     p.set_defaults(handler=run)
 
 

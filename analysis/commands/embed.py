@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     p = sub.add_parser("embed", parents=[parent], help="extract and store every layer's target vectors")
     add_model_task_arguments(p)
     p.add_argument("--dtype", choices=["float32", "float16"], default="float32")
-    p.add_argument("--batch-tokens", type=int, default=BATCH_TOKENS, help="padded tokens per batch (memory bound)")
+    p.add_argument("--batch-tokens", type=int, default=BATCH_TOKENS, help="padded tokens per batch (memory bound; default %(default)s)")
     add_device_argument(p, "the model")
     p.set_defaults(handler=run)
 

@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
     s.add_argument("--dtype", choices=["float32", "float16"], default=SNAPSHOT_DEFAULTS.dtype)
     s.add_argument("--keep-weights", action="store_true", help="keep the model weights of every snapshot")
     s.add_argument("--batch-tokens", type=int, default=SNAPSHOT_DEFAULTS.batch_tokens,
-                   help="padded tokens per extraction batch (memory bound)")
+                   help="padded tokens per extraction batch (memory bound; default %(default)s)")
     p.add_argument("--threads", type=workers, default=None,
                    help="torch threads for training (default: torch's own; 1 is faster on a busy shared machine)")
     p.add_argument("--snapshot-workers", type=workers, default=None,
@@ -65,14 +65,18 @@ def add_snapshot_epochs_argument(p: Any) -> None:
                         "update 0 and the end are always snapshotted)")
 
 
-def add_training_arguments(p: argparse.ArgumentParser) -> None:
-    """The training options (everything :class:`TrainOptions` holds), shared by ``finetune`` and ``study``."""
+def add_training_arguments(p: argparse.ArgumentParser, preset: bool = False) -> None:
+    """The training options (everything :class:`TrainOptions` holds), shared by ``finetune`` and ``study``;
+    with ``preset``, ``--epochs`` and ``--lr`` default to None (the preset's value) so a given one is kept."""
     t = p.add_argument_group("training (part of a run's identity)")
-    t.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help="epochs (default %(default)s)")
+    by_preset = ", or the preset's" if preset else ""
+    t.add_argument("--epochs", type=int, default=None if preset else DEFAULTS.epochs,
+                   help=f"epochs (default {DEFAULTS.epochs}{by_preset})")
     t.add_argument("--steps", type=int, default=None, help="total updates, overriding --epochs (train longer)")
     t.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size,
                    help="sentences per update (default %(default)s)")
-    t.add_argument("--lr", type=float, default=DEFAULTS.lr, help="peak learning rate (default %(default)s)")
+    t.add_argument("--lr", type=float, default=None if preset else DEFAULTS.lr,
+                   help=f"peak learning rate (default {DEFAULTS.lr}{by_preset})")
     t.add_argument("--weight-decay", type=float, default=DEFAULTS.weight_decay, help="default %(default)s")
     t.add_argument("--warmup", type=float, default=DEFAULTS.warmup,
                    help="fraction of updates with linear warm-up, then linear decay (default %(default)s)")
@@ -94,7 +98,8 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
 def train_options(args: argparse.Namespace) -> TrainOptions:
     """The training options given on the command line (bad values raise ``ValueError``)."""
     return TrainOptions(
-        epochs=args.epochs, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+        epochs=DEFAULTS.epochs if args.epochs is None else args.epochs, steps=args.steps, batch_size=args.batch_size,
+        lr=DEFAULTS.lr if args.lr is None else args.lr,
         weight_decay=args.weight_decay, warmup=args.warmup, max_grad_norm=args.max_grad_norm or None,
         dropout=args.dropout, optimizer=args.optimizer, reinit_layers=args.reinit_layers,
         train_size=args.train_size, sample_seed=args.sample_seed, batching=args.batching)

@@ -11,10 +11,10 @@ from tqdm.auto import tqdm
 from ..finetune import parse_seeds
 from ..limits import workers
 from ..store import Store
-from ..study import PRESETS, StudyProgress, preset_specs, run_studies, study_table
+from ..study import PRESETS, StudyProgress, StudySpec, preset_specs, run_studies, study_table
 from ..study.size import ensure_study_fits
 from ..tasks import TASKS
-from .common import add_device_argument
+from .common import add_device_argument, task_options
 from .finetune import add_snapshot_epochs_argument, add_training_arguments, train_options
 
 
@@ -30,7 +30,10 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
                    "dashboard's welcome study: the first of --tasks fine-tuned, the others recorded)")
     p.add_argument("--seeds", default="1", help="training seeds, e.g. 1-5 (default 1)")
     p.add_argument("--data-dir", default=None, help="folder with the corpora")
-    add_training_arguments(p)
+    p.add_argument("-o", "--task-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="option of the --task fine-tuned (e.g. subtypes=true, or files={...} for custom), value "
+                        "parsed as JSON when possible; repeatable")
+    add_training_arguments(p, preset=True)
     p.add_argument("--snapshot-every", type=int, default=0, help="also snapshot every N updates (default: none)")
     add_snapshot_epochs_argument(p)
     p.add_argument("--probe-layers", choices=["last", "all", "none"], default="last",
@@ -81,10 +84,16 @@ class StudyBar:
             self.bar.close()
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def study_specs(args: argparse.Namespace) -> list[StudySpec]:
+    """The studies the command line asks for: each model × the preset's studies of the tasks."""
+    if args.task and args.tasks:
+        raise ValueError("give --task or --tasks, not both")
     tasks = [t for t in (args.tasks or args.task or "").split(",") if t]
     if not tasks:
         raise ValueError("give --task or --tasks")
+    options = task_options(args)
+    if options and len(tasks) > 1:
+        raise ValueError("--task-option is for one task: give it with --task")
     if unknown := [t for t in tasks if t not in TASKS]:
         raise ValueError(f"unknown task(s) {', '.join(unknown)}; tasks are {', '.join(TASKS)}")
     train = train_options(args)
@@ -93,12 +102,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     models = [m for m in args.models.split(",") if m] if args.models else [args.model]
     specs = [spec for model in models
              for spec in preset_specs(args.preset, tasks, model=model, seeds=tuple(parse_seeds(args.seeds)),
-                                      train=train, data_dir=args.data_dir, device=args.device)]
-    specs = [dataclasses.replace(s, probes=dataclasses.replace(s.probes, layers=args.probe_layers))
-             if s.probes.layers != args.probe_layers else s for s in specs]
+                                      train=train, data_dir=args.data_dir, device=args.device,
+                                      chosen={name for name in ("lr", "epochs") if getattr(args, name) is not None})]
+    specs = [dataclasses.replace(s, probes=dataclasses.replace(s.probes, layers=args.probe_layers),
+                                 task_options=options) for s in specs]
     if args.preset != "quick":
         specs = [dataclasses.replace(s, snapshots=dataclasses.replace(s.snapshots, every=args.snapshot_every,
                                                                       epochs=args.snapshot_epochs)) for s in specs]
+    return specs
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    specs = study_specs(args)
     store = Store(args.store)
     ensure_study_fits(specs, store)
     bar = StudyBar(args.json)
@@ -114,12 +129,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         linearity = study_table(store, entry.key, "linearity")
         spread = study_table(store, entry.key, "seed_spread")
         studies.append({"key": entry.key, "task": spec.task, "model": entry.summary["model"],
-                        "seeds": list(spec.seeds), "seconds": seconds, "runs": entry.summary["runs"],
+                        "seeds": list(spec.seeds), "lr": spec.train.lr, "epochs": spec.train.epochs,
+                        "steps": spec.train.steps, "seconds": seconds, "runs": entry.summary["runs"],
                         "test_accuracy": spread[["mean", "std", "min", "max", "n_failed"]].to_dict("records"),
                         "linearity": linearity.to_dict("records")})
     lines = []
     for s in studies:
         acc = s["test_accuracy"][0] if s["test_accuracy"] else {}
-        lines.append(f"study {s['key']}: {s['model']} on {s['task']}, seeds {s['seeds']}, "
+        length = f"{s['steps']} updates" if s["steps"] else f"{s['epochs']} epochs"
+        lines.append(f"study {s['key']}: {s['model']} on {s['task']}, seeds {s['seeds']}, lr {s['lr']:g}, {length}, "
                      f"test accuracy {acc.get('mean', float('nan')):.3f} ({s['seconds']} s)")
     return {"studies": studies, "text": "\n".join(lines)}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Collection
 
 from ..finetune import SnapshotOptions, TrainOptions
 from ..paper import paper_model
@@ -72,8 +72,10 @@ on the frozen model (0.40); 3e-4 reaches 0.59 (bench/training_grid.py, docs/resu
 
 
 def preset_specs(preset: str, tasks: list[str], *, model: str | None, seeds: tuple[int, ...],
-                 train: TrainOptions, data_dir: str | None, device: str | None = None) -> list[StudySpec]:
-    """The studies of a preset.
+                 train: TrainOptions, data_dir: str | None, device: str | None = None,
+                 chosen: Collection[str] = ()) -> list[StudySpec]:
+    """The studies of a preset; ``chosen`` names the training options the user set (``lr``,
+    ``epochs``), which the preset then leaves as given.
 
     ``default``: the given task(s) with the given training options, probes on the last layer.
     ``paper``: every listed task fine-tuned, each recording all the others at update 0 and the end
@@ -92,15 +94,14 @@ def preset_specs(preset: str, tasks: list[str], *, model: str | None, seeds: tup
         probes = ProbeConfig(hidden_sizes=(32, 64), seeds=(0, 1), max_epochs=20)
         snaps = SnapshotOptions(every=10, epochs=0)
         return [StudySpec(t, model, seeds, train, snaps, probes, data_dir=data_dir, device=device) for t in tasks]
-    if preset == "first":
+    if preset in ("first", "paper") and "lr" not in chosen:
         train = dataclasses.replace(train, lr=PAPER_LR)
+    if preset == "first":
         snaps = SnapshotOptions(probe_tasks=tuple(tasks[1:]), probe_steps="ends")
         probes = ProbeConfig(hidden_sizes=(64,), seeds=(0, 1), max_epochs=50)
         return [StudySpec(tasks[0], model, seeds, train, snaps, probes, data_dir=data_dir, device=device)]
-    if preset == "paper":
-        train = dataclasses.replace(train, lr=PAPER_LR)
-        if paper_model(model or "") == "bert-base" and train.steps is None:
-            train = dataclasses.replace(train, epochs=3)
+    if preset == "paper" and paper_model(model or "") == "bert-base" and train.steps is None and "epochs" not in chosen:
+        train = dataclasses.replace(train, epochs=3)
     specs = []
     for task in tasks:
         others = tuple(t for t in tasks if t != task) if preset == "paper" else ()
