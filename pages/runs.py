@@ -93,9 +93,15 @@ else:
                         st.toast("Started: DirectProbe", icon=":material/play_arrow:")
     with tabs[2]:
         model, task = study_fields("ft")
-        seed = st.number_input("Seed", 0, 10_000, 0, key="ft-seed")
-        start_button("finetune", model and ["finetune", "--model", model, "--task", task, "--seed", str(int(seed))],
-                     f"finetune {model} {task} seed {seed}", "start-ft")
+        left, right = st.columns(2)
+        seed = left.number_input("Seed", 0, 2**32 - 1, 1, key="ft-seed", help="as --seed (default 1, as the CLI's)")
+        lr = right.number_input("Learning rate", 1e-7, 1.0, 2e-5, step=1e-5, format="%.0e", key="ft-lr",
+                                help="peak learning rate: 2e-5 is BERT's usual rate; 3e-4 is the paper's (and the "
+                                     "paper and first presets'), which small tasks such as PS-role need with the "
+                                     "default model")
+        start_button("finetune", model and ["finetune", "--model", model, "--task", task, "--seed", str(int(seed)),
+                                            "--lr", f"{lr:g}"],
+                     f"finetune {model} {task} seed {seed} lr {lr:g}", "start-ft")
     with tabs[3]:
         model, task = study_fields("study")
         left, right = st.columns(2)

@@ -735,3 +735,14 @@ def test_a_viewer_reads_messages_without_the_servers_folders(dashboard_store, tm
         shown = [m.value for m in getattr(open_app(root, monkeypatch, page), messages)]
         assert shown and all("/tmp" not in m and str(tmp_path) not in m for m in shown), shown
         assert any("<store>/entries/" in m for m in shown), shown
+
+
+def test_the_fine_tuning_tab_starts_from_the_clis_seed_and_takes_a_learning_rate(tmp_path, tiny_bert, monkeypatch):
+    monkeypatch.setenv("FTGEO_MODEL_ROOTS", str(tiny_bert.parent))
+    at = open_app(tmp_path / "store", monkeypatch, "runs")
+    type_model(at, "ft-model", str(tiny_bert))
+    at.selectbox(key="ft-task").set_value("ps-role").run()
+    assert any(c.value.endswith("--task ps-role --seed 1 --lr 2e-05") for c in at.code)
+    at.number_input(key="ft-lr").set_value(3e-4).run()
+    at.number_input(key="ft-seed").set_value(123456789).run()
+    assert any(c.value.endswith("--task ps-role --seed 123456789 --lr 0.0003") for c in at.code)

@@ -189,8 +189,13 @@ def test_layers_identical_to_one_already_clustered_are_copied_and_equal_a_run_fr
     assert key == directprobe_key(entry, layer) and store[key].summary["copied_from"] is None
     for name in ARRAYS:
         np.testing.assert_array_equal(np.asarray(store[key].array(name)), copied[name], err_msg=name)
-    # ... and becomes the result its points are found by.
+    # ... and becomes the result its points are found by, which the store listing shows.
     assert store[input_key(digest)].summary["result"] == key
+    listing = subprocess.run([sys.executable, "-m", "analysis", "store", "ls", "--store", str(store.root)],
+                             capture_output=True, text=True, check=True).stdout
+    assert f"{input_key(digest)}" in listing and f"result={key}" in listing
+    still = [e for e in store.ls("directprobe") if e.summary["copied_from"]]
+    assert still and all(f"copied_from={e.summary['copied_from']}" in listing for e in still)
 
     # Two processes on the same points at once: one clusters them, the other waits and copies.
     import analysis.results

@@ -42,7 +42,8 @@ def run_ls(args: argparse.Namespace) -> dict[str, Any]:
     lines = [f"store {store.root}: {len(rows)} entries, {human_size(sum(r['bytes'] for r in rows))}"]
     for r in rows:
         s = r["summary"]
-        what = " ".join(f"{k}={s[k]}" for k in ("model", "task", "split", "n_targets", "layer") if k in s)
+        what = " ".join(f"{k}={s[k]}" for k in ("model", "task", "split", "n_targets", "layer", "copied_from",
+                                                 "result") if s.get(k) is not None)
         lines.append(f"  {r['key']:<40} {human_size(r['bytes']):>10}  {what}")
     lines += [f"  unreadable: {p}" for p in broken]
     return {"store": str(store.root), "entries": rows, "broken": broken, "text": "\n".join(lines)}
