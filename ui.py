@@ -20,7 +20,7 @@ import streamlit as st
 from analysis import access as rights
 from analysis import catalog, figures, jobs, paper, views
 from analysis.colors import label_colors
-from analysis.config import store_dir
+from analysis.config import PROJECT_ROOT, data_dir, store_dir
 from analysis.store import Entry, Store
 
 PRESENT = "present"
@@ -337,8 +337,14 @@ def can_start() -> bool:
 
 def visible(text: str) -> str:
     """``text`` as this session may read it: a viewer does not see the server's folders
-    (:func:`analysis.access.hide_paths`; the store's root reads ``<store>``)."""
-    return text if can_start() else rights.hide_paths(text, {str(store().root): "<store>"})
+    (:func:`analysis.access.hide_paths`; the store, the project, the data folder and the home folder
+    go by name)."""
+    if can_start():
+        return text
+    named = {str(store().root): "<store>", str(PROJECT_ROOT): "<project>", str(Path.home()): "~"}
+    if (data := data_dir()) is not None:
+        named[str(data)] = "<data>"
+    return rights.hide_paths(text, named)
 
 
 def session_owner() -> str:
@@ -629,7 +635,7 @@ def _poll_job(job_id: str, follow_results: bool = False) -> None:
     if not job.active or landed:
         st.rerun()
     fraction = job.progress()
-    st.progress(fraction or 0.0, text=f"{job.name}: {fraction or 0:.0%} (job {job.id}; see **Runs**)")
+    st.progress(fraction or 0.0, text=f"{visible(job.name)}: {fraction or 0:.0%} (job {job.id}; see **Runs**)")
 
 
 def ensure_app() -> None:

@@ -89,16 +89,28 @@ def decide(address: str | None, viewer: bool | None, token: str | None, entered:
     return Access(USER if viewer is False else VIEWER)
 
 
-ABSOLUTE_PATH = re.compile(r"(?<![\w.~:/\\<>-])/[^\s'\"`,;:()\[\]{}<>|]+")
-"""An absolute POSIX path in free text (not the tail of a URL, a relative path or a ratio such as 1/2)."""
+ABSOLUTE_PATH = re.compile(r"(?<![\w.~/\\\]\x00…-])/(?!/)[^\s'\"`,;:()\[\]{}<>|\x00]+")
+"""An absolute POSIX path in free text: not part of a relative path, a ratio such as 1/2 or a URL's
+``//host/...`` (a ``file://`` URL is handled first)."""
+
+FILE_URL = re.compile(r"file://(/[^\s'\"`<>|]+)")
 
 
 def hide_paths(text: str, named: dict[str, str] | None = None) -> str:
     """``text`` without the server's folder layout, for sessions that may not see it: each folder in
-    ``named`` becomes its name (the store's root ``<store>``, say), any other absolute path its last part."""
-    for folder, name in sorted((named or {}).items(), key=lambda item: -len(item[0])):
-        text = text.replace(folder.rstrip("/"), name)
-    return ABSOLUTE_PATH.sub(lambda m: "…/" + (m.group(0).rstrip("/").rsplit("/", 1)[-1] or ""), text)
+    ``named`` (longest first, whole path components only, spaces included) becomes its name (the
+    store's root ``<store>``, say), any other absolute path its last part."""
+    names = {}
+    for i, (folder, name) in enumerate(sorted((named or {}).items(), key=lambda item: -len(item[0]))):
+        folder = folder.rstrip("/")
+        if folder:
+            names[f"\x00{i}\x00"] = name
+            text = re.sub(re.escape(folder) + r"(?=[/\s'\"`,;:)\]}>|]|$)", f"\x00{i}\x00", text)
+    text = FILE_URL.sub(lambda m: "file://…/" + m.group(1).rstrip("/").rsplit("/", 1)[-1], text)
+    text = ABSOLUTE_PATH.sub(lambda m: "…/" + m.group(0).rstrip("/").rsplit("/", 1)[-1], text)
+    for token, name in names.items():
+        text = text.replace(token, name)
+    return text
 
 
 HUB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?")

@@ -63,15 +63,21 @@ class Job:
         return self.state == RUNNING
 
     def log_tail(self, max_chars: int = 4000) -> str:
-        """The end of the log, progress-bar carriage returns folded into lines."""
+        """The end of the log in whole lines (at most ``max_chars``), progress-bar carriage returns
+        folded into lines."""
         try:
             with open(self.log, "rb") as f:
-                f.seek(max(0, f.seek(0, os.SEEK_END) - 4 * max_chars))
+                start = max(0, f.seek(0, os.SEEK_END) - 4 * max_chars)
+                f.seek(start)
                 text = f.read().decode(errors="replace")
         except OSError:
             return ""
         lines = [line.rsplit("\r", 1)[-1] for line in text.replace("\r\n", "\n").split("\n")]
-        return "\n".join(lines)[-max_chars:]
+        tail = "\n".join(lines)
+        if start > 0 or len(tail) > max_chars:  # the first line may be cut: drop it, unless it is all there is
+            tail = tail[-max_chars:]
+            tail = tail.partition("\n")[2] if "\n" in tail else tail
+        return tail
 
     def progress(self) -> float | None:
         """The fraction done, from the last progress bar in the log (``None`` if it shows none)."""

@@ -367,16 +367,11 @@ class Store:
         """
         self._ensure()
         with open(self.locks / f"{name}.lock", "w") as f:
-            try:
-                try:
-                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    if on_wait is not None:
-                        on_wait()
-                    fcntl.flock(f, fcntl.LOCK_EX)
-                locked = True
-            except OSError:
-                locked = False
+            locked = _flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if locked is None:  # held elsewhere
+                if on_wait is not None:
+                    on_wait()
+                locked = bool(_flock(f, fcntl.LOCK_EX))
             try:
                 yield
             finally:
@@ -406,6 +401,18 @@ class Store:
         path = self.work / name
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+
+def _flock(f: Any, operation: int) -> bool | None:
+    """``flock(f, operation)``: True when taken, None when another holder has it (``LOCK_NB``), False
+    when this filesystem cannot lock."""
+    try:
+        fcntl.flock(f, operation)
+    except BlockingIOError:
+        return None
+    except OSError:
+        return False
+    return True
 
 
 def _meta_problem(meta: Any, key: str) -> str | None:

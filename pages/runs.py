@@ -130,7 +130,7 @@ def show_job(job: jobs.Job) -> None:
     with st.container(border=True):
         head, button = st.columns([6, 1])
         started = time.strftime("%H:%M:%S", time.localtime(job.created))
-        head.markdown(f"{icon} **{job.name}** · {job.state} · started {started} · {job.seconds():.0f} s")
+        head.markdown(f"{icon} **{ui.visible(job.name)}** · {job.state} · started {started} · {job.seconds():.0f} s")
         if job.active:
             fraction = job.progress()
             st.progress(fraction or 0.0, text=f"{fraction:.0%}" if fraction is not None else "working…")

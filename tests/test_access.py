@@ -90,6 +90,11 @@ def test_models_typed_in_the_browser(tmp_path, monkeypatch):
     ('File "/home/alice/ftgeo/analysis/store.py", line 3', 'File "…/store.py", line 3'),
     ("see https://huggingface.co/org/name, 1/2 of a/b/c, ~/models", "see https://huggingface.co/org/name, 1/2 of a/b/c, "
      "~/models"),
+    ('File "/srv/ftgeo/store/entries/a b/x.npy"', 'File "<store>/entries/a b/x.npy"'),  # a named folder: spaces too
+    ("/srv/ftgeo/store-old/x and /srv/ftgeo/store", "…/x and <store>"),  # whole path components only
+    ("see file:///home/alice/private/report.html", "see file://…/report.html"),
+    ("nfs01:/export/alice/data, PYTHONPATH=/opt/a/lib:/opt/secret/lib, =>/srv/x", "nfs01:…/data, PYTHONPATH=…/lib:…/lib, =>…/x"),
+    ("http://[::1]/status", "http://[::1]/status"),
 ])
 def test_messages_for_viewers_name_no_server_folder(text, shown):
     assert hide_paths(text, {"/srv/ftgeo/store/": "<store>"}) == shown

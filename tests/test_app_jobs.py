@@ -189,3 +189,16 @@ def test_a_damaged_job_record_is_listed_as_unreadable_and_skipped(store, job_jso
     listing = jobs.scan(store)
     assert [j.id for j in listing.jobs] == [j.id for j in jobs.list_jobs(store)] == [good.id]
     assert listing.broken == [bad]
+
+
+def test_a_log_tail_starts_at_a_whole_line(tmp_path):
+    """A long log is shown from the first whole line within the limit (a cut line could show a
+    fragment of a path that no filter recognises); progress-bar redraws fold into their last state."""
+    job = jobs.Job("20261206-000000-abcdef", "long", [], tmp_path, 0.0, jobs.DONE, None, 0, 1.0)
+    lines = [f"line {i:04d} /srv/data/file-{i}.csv" for i in range(2000)]
+    job.log.write_text("\n".join(lines) + "\nbar 10%|\rbar 50%|\rbar 100%|\n")
+    tail = job.log_tail(1000)
+    assert len(tail) <= 1000 and tail.splitlines()[0] in lines and tail.endswith("bar 100%|\n")
+    assert job.log_tail(100_000).splitlines()[0] == lines[0]  # all of it: nothing dropped
+    job.log.write_text("x" * 5000)  # one line longer than the limit: its end
+    assert job.log_tail(1000) == "x" * 1000

@@ -569,3 +569,28 @@ def test_half_written_checkpoints_of_dead_writers_on_this_host_are_removed(tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*(v for k, v in names.items() if k != "dead"),
                                                                  "pending"])
     assert [p.name for p in pending.iterdir()] == ["step-000004.safetensors"]
+
+
+def test_a_custom_task_under_the_given_data_folder_fine_tunes_with_background_snapshots(tmp_path, tiny_bert,
+                                                                                      monkeypatch, capsys):
+    """``--data-dir`` makes its folder a data root in the CLI process and in the snapshot workers."""
+    import json
+
+    from analysis.cli import main
+    from analysis.config import DATA_ROOTS_ENV
+
+    monkeypatch.setenv(DATA_ROOTS_ENV, str(tmp_path / "elsewhere"))
+    data = tmp_path / "corpus"
+    data.mkdir()
+    words = ["the", "cat", "sat", "on", "a", "mat"]
+    for split, n in (("train", 40), ("test", 12)):
+        rows = [{"words": words, "targets": [{"words": [i % 6], "label": "N" if i % 6 in (1, 5) else "O"}]}
+                for i in range(n)]
+        (data / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    files = json.dumps({split: str(data / f"{split}.jsonl") for split in ("train", "test")})
+    code = main(["finetune", "--task", "custom", "-o", f"files={files}", "--model", str(tiny_bert),
+                 "--data-dir", str(data), "--store", str(tmp_path / "store"), "--steps", "4", "--batch-size", "8",
+                 "--threads", "1", "--snapshot-workers", "1", "--json"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert json.loads(out)["runs"][0]["n_snapshots"] > 0

@@ -26,6 +26,7 @@ import threading
 from pathlib import Path
 from typing import IO, Any
 
+from ..config import DATA_ROOTS_ENV, given_roots
 from ..models import ModelRef, load_model
 from ..store import Store
 from .checkpoint import deterministic, load_weights, save_weights, temporary
@@ -104,7 +105,10 @@ class SnapshotWorkers:
         index = len(self.procs)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "OMP_NUM_THREADS": "1",
-               "PYTHONPATH": os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p)}
+               "PYTHONPATH": os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p),
+               # a data folder or store given on the command line is a data root in the workers too
+               DATA_ROOTS_ENV: os.pathsep.join(p for p in (os.environ.get(DATA_ROOTS_ENV), *map(str, given_roots()))
+                                               if p)}
         with open(self.log(index), "ab") as log:
             proc = subprocess.Popen([sys.executable, "-m", "analysis.finetune.worker"], stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, stderr=log, env=env, text=True)

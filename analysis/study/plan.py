@@ -39,15 +39,17 @@ class Step:
 
 
 def directprobe_seconds(n_points: int) -> float:
-    """Rough seconds of one DirectProbe run on one thread: it grows about as n² (under a second on
-    3,000 POS targets, about two minutes on all 43,504; non-linear layers take longer)."""
-    return 0.063 * (n_points / 1000) ** 2
+    """Rough seconds of one DirectProbe step on one thread: reading and storing, then a run that grows
+    about as n² (under a second on 3,000 POS targets, about two minutes on all 43,504; non-linear
+    layers take longer)."""
+    return 0.3 + 0.063 * (n_points / 1000) ** 2
 
 
 def probe_seconds(n_points: int, config: dict[str, Any]) -> float:
-    """Rough seconds of one probe step on one thread: linear in the points, the networks of the grid
-    (both hidden layers' sizes) and the seeds (about two minutes for the default grid on 43,504 points)."""
-    return 3.3e-5 * n_points * len(config["hidden_sizes"]) ** 2 * len(config["seeds"])
+    """Rough seconds of one probe step on one thread: a second to start, then linear in the points,
+    the networks of the grid (both hidden layers' sizes) and the seeds (about two minutes for the
+    default grid on 43,504 points)."""
+    return 1.0 + 3.3e-5 * n_points * len(config["hidden_sizes"]) ** 2 * len(config["seeds"])
 
 
 def finetune_steps(spec: StudySpec) -> list[Step]:
