@@ -336,7 +336,7 @@ def can_start() -> bool:
 
 
 def visible(text: str) -> str:
-    """``text`` as this session may read it: a viewer does not see the server's folders
+    """``text`` as the current browser session may read it: a viewer does not see the server's folders
     (:func:`analysis.access.hide_paths`; the store, the project, the data folder and the home folder
     go by name)."""
     if can_start():
