@@ -90,7 +90,9 @@ else:
                "for a one-click computation, or start work from **Runs**.")
     findings_panel()
     with st.expander("Every store entry"):
-        st.dataframe(ui.entry_table(str(store.root)), hide_index=True, width="stretch")
+        entries = ui.entry_table(str(store.root))
+        entries["model"] = entries["model"].map(lambda model: ui.visible(model) if isinstance(model, str) else model)
+        st.dataframe(entries, hide_index=True, width="stretch")
 
 for path in store.broken():
     st.warning(ui.visible(f"Unreadable store entry `{path.name}` (`{path}`): its metadata is missing, corrupt or not "

@@ -719,10 +719,15 @@ def test_runs_page_sends_a_study_to_the_configured_scheduler(tmp_path, tiny_bert
 
 
 def test_a_viewer_reads_messages_without_the_servers_folders(dashboard_store, tmp_path, monkeypatch):
-    """Errors and warnings name store entries, but a viewer sees the store's folder as ``<store>``
-    and no other server path; the operator on loopback sees the full paths."""
+    """Errors, warnings and the store's table name entries and models, but a viewer sees the store's
+    folder as ``<store>`` and no other server path; the operator on loopback sees the full paths."""
     root = tmp_path / "store"
     shutil.copytree(dashboard_store.root, root)
+
+    def models(at: AppTest) -> list[str]:  # the model column of the Overview's tables
+        return [str(m) for frame in at.dataframe if "model" in frame.value for m in frame.value["model"]]
+
+    assert any(m.startswith("/tmp") for m in models(open_app(root, monkeypatch)))  # a local model folder
     bad = root / "entries" / "embed-000000000000000000000000"
     bad.mkdir()
     (bad / "meta.json").write_text("{not json")
@@ -735,6 +740,10 @@ def test_a_viewer_reads_messages_without_the_servers_folders(dashboard_store, tm
         shown = [m.value for m in getattr(open_app(root, monkeypatch, page), messages)]
         assert shown and all("/tmp" not in m and str(tmp_path) not in m for m in shown), shown
         assert any("<store>/entries/" in m for m in shown), shown
+    intact = tmp_path / "intact"  # where the Overview draws its tables
+    shutil.copytree(dashboard_store.root, intact)
+    seen = models(open_app(intact, monkeypatch))
+    assert seen and not any("/tmp" in m for m in seen), seen
 
 
 def test_the_fine_tuning_tab_starts_from_the_clis_seed_and_takes_a_learning_rate(tmp_path, tiny_bert, monkeypatch):
