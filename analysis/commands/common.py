@@ -18,8 +18,13 @@ def add_model_task_arguments(p: argparse.ArgumentParser, *, split: bool = True) 
     if split:
         p.add_argument("--split", default="train", help="train, dev or test (default: train)")
     p.add_argument("--data-dir", default=None, help="folder with the corpora (default: $FTGEO_DATA_DIR or ../shared/data)")
+    add_task_option_argument(p, "task option")
+
+
+def add_task_option_argument(p: argparse.ArgumentParser, what: str) -> None:
+    """``-o/--task-option KEY=VALUE`` (read by :func:`task_options`), described as ``what``."""
     p.add_argument("-o", "--task-option", action="append", default=[], metavar="KEY=VALUE",
-                   help="task option, value parsed as JSON when possible (e.g. subtypes=true); repeatable")
+                   help=f"{what}, value parsed as JSON when possible (e.g. subtypes=true); repeatable")
 
 
 def add_device_argument(p: argparse.ArgumentParser, what: str) -> None:

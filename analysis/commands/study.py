@@ -14,7 +14,7 @@ from ..store import Store
 from ..study import PRESETS, StudyProgress, StudySpec, preset_specs, run_studies, study_table
 from ..study.size import ensure_study_fits
 from ..tasks import TASKS
-from .common import add_device_argument, task_options
+from .common import add_device_argument, add_task_option_argument, task_options
 from .finetune import add_snapshot_epochs_argument, add_training_arguments, train_options
 
 
@@ -30,9 +30,7 @@ def register(sub: argparse._SubParsersAction, parent: argparse.ArgumentParser) -
                    "dashboard's welcome study: the first of --tasks fine-tuned, the others recorded)")
     p.add_argument("--seeds", default="1", help="training seeds, e.g. 1-5 (default 1)")
     p.add_argument("--data-dir", default=None, help="folder with the corpora")
-    p.add_argument("-o", "--task-option", action="append", default=[], metavar="KEY=VALUE",
-                   help="option of the --task fine-tuned (e.g. subtypes=true, or files={...} for custom), value "
-                        "parsed as JSON when possible; repeatable")
+    add_task_option_argument(p, "option of the --task fine-tuned (files={...} for custom)")
     add_training_arguments(p, preset=True)
     p.add_argument("--snapshot-every", type=int, default=0, help="also snapshot every N updates (default: none)")
     add_snapshot_epochs_argument(p)
